@@ -1,0 +1,31 @@
+# The two commands of the README: `make book` and `make test`. Each sets itself up.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PRESET  ?= cpu
+STAMP   := $(VENV)/.latentsep-installed
+
+.PHONY: book test lint bench colab setup clean-book
+
+book: $(STAMP)
+	$(PY) -m latentsep book --preset $(PRESET)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py --preset $(PRESET)
+
+colab: $(STAMP)
+	$(PY) -m latentsep colab
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/lock.txt requirements/no-deps.txt scripts/setup.sh
+	VENV=$(VENV) bash scripts/setup.sh
+	touch $@
+
+clean-book:
+	rm -rf book/_build book/chapters

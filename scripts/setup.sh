@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Create .venv with everything pinned in requirements/lock.txt, and make sure ffmpeg is there.
+# Used by `make book` and `make test`; safe to rerun.
+set -euo pipefail
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+
+# musdb imports stempeg, which needs the ffmpeg and ffprobe programs.
+if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo ">> installing ffmpeg (apt-get)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
+    else
+        echo "error: ffmpeg and ffprobe are needed (musdb reads audio through them)." >&2
+        echo "       Debian/Ubuntu: sudo apt-get install ffmpeg; macOS: brew install ffmpeg;" >&2
+        echo "       conda: conda env create -f environment.yml" >&2
+        exit 1
+    fi
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    echo ">> creating $VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+echo ">> installing latentsep and its pinned dependencies into $VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip
+"$VENV/bin/python" -m pip install -q -c requirements/lock.txt -e ".[book,dev]"
+"$VENV/bin/python" -m pip install -q --no-deps -r requirements/no-deps.txt
+"$VENV/bin/python" -c "import encodec, openunmix, musdb, tinysoundfont, latentsep; print('>> environment ready: latentsep', latentsep.__version__)"

@@ -1,0 +1,3 @@
+from latentsep.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,97 @@
+"""Command line: ``latentsep <command> --preset NAME [--set section.field=value ...]``.
+
+The notebooks call the same functions, so a papermill batch, the book and the CLI agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from latentsep import __version__
+from latentsep.presets import PRESETS, Preset, PresetError, get_preset
+
+Handler = Callable[[argparse.Namespace, Preset], int]
+Arguments = Callable[[argparse.ArgumentParser], None]
+COMMANDS: dict[str, tuple[str, Handler, Arguments | None]] = {}
+
+
+def command(name: str, help_text: str, arguments: Arguments | None = None):
+    """Register a subcommand: its handler gets the parsed args and the resolved preset."""
+
+    def register(fn: Handler) -> Handler:
+        COMMANDS[name] = (help_text, fn, arguments)
+        return fn
+
+    return register
+
+
+def _overrides(pairs: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise PresetError(f"--set expects section.field=value, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+@command("presets", "print a preset's parameters as JSON")
+def _presets(args: argparse.Namespace, preset: Preset) -> int:
+    print(json.dumps(preset.to_dict(), indent=2))
+    return 0
+
+
+def _book_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--chapter", action="append", help="only this notebook (file stem)")
+    p.add_argument("--no-html", action="store_true", help="execute the notebooks only")
+
+
+@command("book", "execute the notebooks with papermill and build the HTML book", _book_args)
+def _book(args: argparse.Namespace, preset: Preset) -> int:
+    from latentsep import book
+
+    book.build(preset.name, chapters=args.chapter or None, html=not args.no_html)
+    return 0
+
+
+@command("colab", "rewrite notebooks/colab/*.ipynb from the text notebooks")
+def _colab(args: argparse.Namespace, preset: Preset) -> int:
+    from latentsep import colab
+    from latentsep.paths import repo_root
+
+    root = repo_root()
+    if root is None:
+        print("latentsep: needs the source checkout", file=sys.stderr)
+        return 2
+    for path in colab.sync(root / "notebooks"):
+        print(f"wrote {path.relative_to(root)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="latentsep", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"latentsep {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (help_text, _, arguments) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
+        p.add_argument(
+            "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+            help="override one preset value, e.g. --set train.epochs=3",
+        )
+        if arguments is not None:
+            arguments(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        preset = get_preset(args.preset, _overrides(args.overrides))
+    except PresetError as err:
+        print(f"latentsep: {err}", file=sys.stderr)
+        return 2
+    return COMMANDS[args.command][1](args, preset)

@@ -1,0 +1,229 @@
+"""Named parameter presets shared by the notebooks, the CLI and papermill batches.
+
+``make book PRESET=paper`` and ``papermill ... -p preset paper`` both resolve the same
+:class:`Preset` through :func:`get_preset`. Individual values are overridden with dotted
+keys, e.g. ``get_preset("cpu", {"train.epochs": 3})``.
+
+- ``smoke``: seconds-long runs for the tests.
+- ``cpu``: the default; the whole book runs on 2 CPU cores in reasonable time.
+- ``paper``: the seed study's settings (stereo 44.1 kHz SEANet, latent 512, 24 epochs); GPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+OTHER_CLASSES = (
+    "piano",
+    "guitar",
+    "organ",
+    "strings",
+    "synth_lead",
+    "synth_pad",
+    "brass",
+    "reed",
+    "chromatic",
+)
+
+
+class PresetError(ValueError):
+    """A preset name or override that does not make sense."""
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise PresetError(msg)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """The embedded multitrack dataset rendered from music21 scores."""
+
+    n_train: int = 130
+    n_test: int = 20
+    excerpt_seconds: float = 10.0
+    sample_rate: int = 22050
+    min_other: int = 2
+    max_other: int = 4
+    test_fraction: float = 0.15  # share of *pieces* held out for the test split
+    seed: int = 0
+
+    def validate(self) -> None:
+        _check(self.n_train >= 1 and self.n_test >= 1, "data: need at least 1 train and 1 test track")
+        _check(self.excerpt_seconds >= 1.0, "data.excerpt_seconds must be >= 1 s")
+        _check(8000 <= self.sample_rate <= 96000, "data.sample_rate must be within 8–96 kHz")
+        _check(
+            1 <= self.min_other <= self.max_other <= 4,
+            "data: need 1 <= min_other <= max_other <= 4 instruments in 'other'",
+        )
+        _check(0.0 < self.test_fraction < 1.0, "data.test_fraction must be in (0, 1)")
+
+
+@dataclass(frozen=True)
+class UnmixConfig:
+    """Stage 1: an Open-Unmix "other" model trained on the embedded train split."""
+
+    pretrained: str | None = "umxhq"  # used when its weights are available locally
+    hidden_size: int = 128
+    nb_layers: int = 3
+    n_fft: int = 2048
+    hop: int = 512
+    max_bandwidth_hz: float = 8000.0
+    epochs: int = 15
+    batch_size: int = 16
+    segment_seconds: float = 4.0
+    lr: float = 1e-3
+    seed: int = 0
+
+    def validate(self) -> None:
+        _check(self.hidden_size > 0 and self.nb_layers > 0, "unmix: hidden_size and nb_layers > 0")
+        _check(self.n_fft >= 256 and self.hop > 0 and self.hop <= self.n_fft, "unmix: bad STFT")
+        _check(self.epochs >= 1 and self.batch_size >= 1, "unmix: epochs and batch_size >= 1")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """SEANet encoder/decoder (from ``encodec.modules``) and its latent."""
+
+    channels: int = 1
+    sample_rate: int = 22050
+    n_filters: int = 16
+    ratios: tuple[int, ...] = (4, 4, 4, 2)
+    dimension: int = 64
+    lstm: int = 0
+    final_activation: str | None = None  # "Tanh" in the study
+    latent: str = "deterministic"  # or "vae"
+
+    def validate(self) -> None:
+        _check(self.channels in (1, 2), "model.channels must be 1 (mono) or 2 (stereo)")
+        _check(self.n_filters > 0 and self.dimension > 0, "model: n_filters, dimension > 0")
+        _check(len(self.ratios) >= 1 and all(r >= 1 for r in self.ratios), "model.ratios >= 1")
+        _check(self.latent in ("deterministic", "vae"), "model.latent: 'deterministic' or 'vae'")
+        _check(
+            self.final_activation in (None, "Tanh"), "model.final_activation: None or 'Tanh'"
+        )
+
+    @property
+    def hop_length(self) -> int:
+        """Audio samples per latent frame."""
+        hop = 1
+        for r in self.ratios:
+            hop *= r
+        return hop
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The autoencoder's loss and optimisation."""
+
+    target: str = "truth"  # train on ground-truth "other" or on the Open-Unmix estimate
+    epochs: int = 12
+    batch_size: int = 8
+    segment_seconds: float = 1.0
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    time_weight: float = 1.0
+    spec_weight: float = 1.0
+    kl_weight: float = 1e-4
+    fft_sizes: tuple[int, ...] = (512, 1024, 2048)
+    study_schedule: bool = False  # the study's per-epoch loss-weight schedule
+    seed: int = 0
+
+    def validate(self) -> None:
+        _check(self.target in ("truth", "openunmix"), "train.target: 'truth' or 'openunmix'")
+        _check(self.epochs >= 1 and self.batch_size >= 1, "train: epochs and batch_size >= 1")
+        _check(self.segment_seconds > 0, "train.segment_seconds must be > 0")
+        _check(self.lr > 0, "train.lr must be > 0")
+        _check(min(self.fft_sizes, default=0) >= 64, "train.fft_sizes must all be >= 64")
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    data: DataConfig = field(default_factory=DataConfig)
+    unmix: UnmixConfig = field(default_factory=UnmixConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def validate(self) -> Preset:
+        for section in (self.data, self.unmix, self.model, self.train):
+            section.validate()
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+PRESETS: dict[str, Preset] = {
+    "smoke": Preset(
+        name="smoke",
+        description="Tiny everything, for tests: seconds per notebook.",
+        data=DataConfig(n_train=4, n_test=2, excerpt_seconds=3.0, sample_rate=16000),
+        unmix=UnmixConfig(
+            hidden_size=16, nb_layers=1, n_fft=512, hop=128, epochs=1, batch_size=4,
+            segment_seconds=1.0,
+        ),
+        model=ModelConfig(channels=1, sample_rate=16000, n_filters=4, dimension=8),
+        train=TrainConfig(epochs=1, batch_size=4, segment_seconds=0.5, fft_sizes=(256, 512)),
+    ),
+    "cpu": Preset(
+        name="cpu",
+        description="The default: the whole book on 2 CPU cores in reasonable time.",
+    ),
+    "paper": Preset(
+        name="paper",
+        description="The seed study's settings: stereo 44.1 kHz SEANet, latent 512, 24 epochs (GPU).",
+        data=DataConfig(excerpt_seconds=30.0, sample_rate=44100),
+        unmix=UnmixConfig(hidden_size=512, epochs=100, segment_seconds=6.0),
+        model=ModelConfig(
+            channels=2, sample_rate=44100, n_filters=48, ratios=(4, 4, 4, 2), dimension=512,
+            lstm=2, final_activation="Tanh",
+        ),
+        train=TrainConfig(epochs=24, batch_size=16, segment_seconds=1.0, study_schedule=True),
+    ),
+}
+
+
+def _coerce(value: Any, like: Any, key: str) -> Any:
+    """Convert an override (papermill and the CLI hand over strings too) to the field's type."""
+    if isinstance(like, bool):
+        if isinstance(value, str):
+            if value.lower() in ("1", "true", "yes"):
+                return True
+            if value.lower() in ("0", "false", "no"):
+                return False
+            raise PresetError(f"{key}: expected true/false, got {value!r}")
+        return bool(value)
+    if isinstance(like, tuple):
+        if isinstance(value, str):
+            value = [v for v in value.replace("[", "").replace("]", "").split(",") if v.strip()]
+        return tuple(type(like[0])(v) if like else v for v in value)
+    if like is None or value is None:
+        return None if value in (None, "None", "none", "") else value
+    try:
+        return type(like)(value)
+    except (TypeError, ValueError) as err:
+        raise PresetError(f"{key}: cannot use {value!r} as {type(like).__name__}") from err
+
+
+def get_preset(name: str = "cpu", overrides: dict[str, Any] | None = None) -> Preset:
+    """The named preset with dotted-key ``overrides`` applied, validated."""
+    if name not in PRESETS:
+        raise PresetError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    preset = PRESETS[name]
+    for key, value in (overrides or {}).items():
+        section_name, _, field_name = key.partition(".")
+        section = getattr(preset, section_name, None)
+        if not dataclasses.is_dataclass(section) or field_name not in {
+            f.name for f in dataclasses.fields(section)
+        }:
+            raise PresetError(f"unknown preset field {key!r} (use e.g. 'train.epochs')")
+        new = _coerce(value, getattr(section, field_name), key)
+        preset = dataclasses.replace(
+            preset, **{section_name: dataclasses.replace(section, **{field_name: new})}
+        )
+    return preset.validate()

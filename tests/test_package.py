@@ -1,0 +1,72 @@
+import json
+import re
+
+import pytest
+
+import latentsep
+from latentsep import cli, presets
+from latentsep.presets import PresetError, get_preset
+
+
+def test_version_is_reported():
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*", latentsep.__version__)
+
+
+def test_heavy_dependencies_import_together():
+    # encodec and openunmix import torchaudio at import time: the pinned pair must load.
+    import encodec  # noqa: F401
+    import musdb  # noqa: F401
+    import openunmix  # noqa: F401
+    import torchaudio
+
+    assert torchaudio.__version__
+
+
+@pytest.mark.parametrize("name", sorted(presets.PRESETS))
+def test_every_preset_validates(name):
+    p = get_preset(name)
+    assert p.name == name
+    assert p.model.hop_length == int(__import__("math").prod(p.model.ratios))
+
+
+def test_paper_preset_is_the_study():
+    p = get_preset("paper")
+    assert (p.model.channels, p.model.sample_rate) == (2, 44100)
+    assert p.model.ratios == (4, 4, 4, 2) and p.model.dimension == 512
+    assert p.model.n_filters == 48 and p.model.final_activation == "Tanh"
+    assert p.train.epochs == 24 and p.train.fft_sizes == (512, 1024, 2048)
+    assert (p.data.n_train, p.data.n_test) == (130, 20)
+
+
+def test_overrides_are_typed_from_strings():
+    p = get_preset("smoke", {"train.epochs": "3", "model.ratios": "[2, 2]",
+                             "train.study_schedule": "true", "model.latent": "vae"})
+    assert p.train.epochs == 3 and p.model.ratios == (2, 2)
+    assert p.train.study_schedule is True and p.model.latent == "vae"
+    assert p.model.hop_length == 4
+
+
+@pytest.mark.parametrize(
+    "name, overrides, message",
+    [
+        ("nope", {}, "unknown preset 'nope'"),
+        ("cpu", {"train.epoch": 2}, "unknown preset field 'train.epoch'"),
+        ("cpu", {"train.epochs": "many"}, "cannot use 'many' as int"),
+        ("cpu", {"model.latent": "gan"}, "model.latent"),
+        ("cpu", {"data.max_other": 5}, "max_other"),
+    ],
+)
+def test_bad_presets_say_what_is_wrong(name, overrides, message):
+    with pytest.raises(PresetError, match=re.escape(message)):
+        get_preset(name, overrides)
+
+
+def test_cli_prints_resolved_preset(capsys):
+    assert cli.main(["presets", "--preset", "smoke", "--set", "train.epochs=7"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["name"] == "smoke" and out["train"]["epochs"] == 7
+
+
+def test_cli_rejects_bad_override(capsys):
+    assert cli.main(["presets", "--set", "train.epochs"]) == 2
+    assert "section.field=value" in capsys.readouterr().err
