@@ -51,7 +51,9 @@ def test_chapter_runs_with_smoke_preset(source: Path, data_root: Path, tmp_path:
     for cell in nb["cells"]:
         for o in cell.get("outputs", []):
             assert o.get("output_type") != "error", o
-            text.append(o.get("text", "") if isinstance(o.get("text"), str) else "".join(o.get("text", [])))
+            text.append(
+                o.get("text", "") if isinstance(o.get("text"), str) else "".join(o.get("text", []))
+            )
             for value in o.get("data", {}).values():
                 text.append(value if isinstance(value, str) else "".join(map(str, value)))
     blob = "\n".join(text)

@@ -39,8 +39,15 @@ def test_paper_preset_is_the_study():
 
 
 def test_overrides_are_typed_from_strings():
-    p = get_preset("smoke", {"train.epochs": "3", "model.ratios": "[2, 2]",
-                             "train.study_schedule": "true", "model.latent": "vae"})
+    p = get_preset(
+        "smoke",
+        {
+            "train.epochs": "3",
+            "model.ratios": "[2, 2]",
+            "train.study_schedule": "true",
+            "model.latent": "vae",
+        },
+    )
     assert p.train.epochs == 3 and p.model.ratios == (2, 2)
     assert p.train.study_schedule is True and p.model.latent == "vae"
     assert p.model.hop_length == 4

@@ -79,7 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
         p.add_argument(
-            "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
             help="override one preset value, e.g. --set train.epochs=3",
         )
         if arguments is not None:

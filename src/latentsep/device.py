@@ -9,8 +9,17 @@ from importlib.metadata import PackageNotFoundError, version
 import torch
 
 REPORTED_PACKAGES = (
-    "latentsep", "torch", "torchaudio", "encodec", "openunmix", "musdb", "museval",
-    "music21", "tinysoundfont", "scikit-learn", "numpy",
+    "latentsep",
+    "torch",
+    "torchaudio",
+    "encodec",
+    "openunmix",
+    "musdb",
+    "museval",
+    "music21",
+    "tinysoundfont",
+    "scikit-learn",
+    "numpy",
 )
 
 

@@ -51,7 +51,9 @@ class DataConfig:
     seed: int = 0
 
     def validate(self) -> None:
-        _check(self.n_train >= 1 and self.n_test >= 1, "data: need at least 1 train and 1 test track")
+        _check(
+            self.n_train >= 1 and self.n_test >= 1, "data: need at least 1 train and 1 test track"
+        )
         _check(self.excerpt_seconds >= 1.0, "data.excerpt_seconds must be >= 1 s")
         _check(8000 <= self.sample_rate <= 96000, "data.sample_rate must be within 8–96 kHz")
         _check(
@@ -101,9 +103,7 @@ class ModelConfig:
         _check(self.n_filters > 0 and self.dimension > 0, "model: n_filters, dimension > 0")
         _check(len(self.ratios) >= 1 and all(r >= 1 for r in self.ratios), "model.ratios >= 1")
         _check(self.latent in ("deterministic", "vae"), "model.latent: 'deterministic' or 'vae'")
-        _check(
-            self.final_activation in (None, "Tanh"), "model.final_activation: None or 'Tanh'"
-        )
+        _check(self.final_activation in (None, "Tanh"), "model.final_activation: None or 'Tanh'")
 
     @property
     def hop_length(self) -> int:
@@ -164,7 +164,12 @@ PRESETS: dict[str, Preset] = {
         description="Tiny everything, for tests: seconds per notebook.",
         data=DataConfig(n_train=4, n_test=2, excerpt_seconds=3.0, sample_rate=16000),
         unmix=UnmixConfig(
-            hidden_size=16, nb_layers=1, n_fft=512, hop=128, epochs=1, batch_size=4,
+            hidden_size=16,
+            nb_layers=1,
+            n_fft=512,
+            hop=128,
+            epochs=1,
+            batch_size=4,
             segment_seconds=1.0,
         ),
         model=ModelConfig(channels=1, sample_rate=16000, n_filters=4, dimension=8),
@@ -176,12 +181,17 @@ PRESETS: dict[str, Preset] = {
     ),
     "paper": Preset(
         name="paper",
-        description="The seed study's settings: stereo 44.1 kHz SEANet, latent 512, 24 epochs (GPU).",
+        description="The seed study: stereo 44.1 kHz SEANet, latent 512, 24 epochs (GPU).",
         data=DataConfig(excerpt_seconds=30.0, sample_rate=44100),
         unmix=UnmixConfig(hidden_size=512, epochs=100, segment_seconds=6.0),
         model=ModelConfig(
-            channels=2, sample_rate=44100, n_filters=48, ratios=(4, 4, 4, 2), dimension=512,
-            lstm=2, final_activation="Tanh",
+            channels=2,
+            sample_rate=44100,
+            n_filters=48,
+            ratios=(4, 4, 4, 2),
+            dimension=512,
+            lstm=2,
+            final_activation="Tanh",
         ),
         train=TrainConfig(epochs=24, batch_size=16, segment_seconds=1.0, study_schedule=True),
     ),
