@@ -16,6 +16,14 @@ SOURCES = book.chapter_sources(ROOT / "notebooks")
 #: Text that each executed chapter must show (proof that its cells really ran).
 EXPECTED_OUTPUT = {
     "00_overview": ["0.1822", "preset 'smoke'", "tracks (train/test)", "torchaudio"],
+    "01_data_preparation": [
+        "4 train and 2 test tracks",
+        "other_",
+        "<audio",
+        "Open-Unmix",
+        "median SDR",
+        "image/png",
+    ],
 }
 
 
@@ -54,7 +62,8 @@ def test_chapter_runs_with_smoke_preset(source: Path, data_root: Path, tmp_path:
             text.append(
                 o.get("text", "") if isinstance(o.get("text"), str) else "".join(o.get("text", []))
             )
-            for value in o.get("data", {}).values():
+            for mime, value in o.get("data", {}).items():
+                text.append(mime)
                 text.append(value if isinstance(value, str) else "".join(map(str, value)))
     blob = "\n".join(text)
     for expected in EXPECTED_OUTPUT[source.stem]:

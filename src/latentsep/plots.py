@@ -1,0 +1,80 @@
+"""Figures and players for the book: spectrograms with axes and units, audio next to them."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+from scipy.signal import stft
+
+
+def spectrogram_db(x: np.ndarray, rate: int, n_fft: int = 1024) -> tuple[np.ndarray, ...]:
+    """Log-magnitude spectrogram (dB) of the channel mean: (freqs Hz, times s, dB)."""
+    mono = x.mean(axis=0) if x.ndim == 2 else x
+    f, t, z = stft(mono, fs=rate, nperseg=n_fft, noverlap=n_fft * 3 // 4)
+    return f, t, 20 * np.log10(np.abs(z) + 1e-6)
+
+
+def spectrograms(
+    signals: dict[str, np.ndarray],
+    rate: int,
+    max_hz: float | None = 8000.0,
+    title: str | None = None,
+):
+    """One spectrogram per named signal, stacked, on a shared colour scale."""
+    n = len(signals)
+    fig, axes = plt.subplots(n, 1, figsize=(9, 1.9 * n), sharex=True, squeeze=False)
+    vmax = max(spectrogram_db(x, rate)[2].max() for x in signals.values())
+    for ax, (name, x) in zip(axes[:, 0], signals.items(), strict=True):
+        f, t, db = spectrogram_db(x, rate)
+        mesh = ax.pcolormesh(
+            t,
+            f / 1000,
+            db,
+            vmin=vmax - 80,
+            vmax=vmax,
+            shading="auto",
+            cmap="magma",
+            rasterized=True,
+        )
+        ax.set_ylabel("kHz")
+        ax.set_ylim(0, (max_hz or rate / 2) / 1000)
+        ax.set_title(name, loc="left", fontsize=9)
+    axes[-1, 0].set_xlabel("time (s)")
+    fig.colorbar(mesh, ax=axes[:, 0], label="dB", fraction=0.025, pad=0.01)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def audio_player(x: np.ndarray, rate: int, label: str | None = None):
+    """An inline HTML audio player (the WAV is embedded, so it plays offline)."""
+    from IPython.display import HTML, Audio
+
+    audio = Audio(x, rate=rate, normalize=True)
+    if label is None:
+        return audio
+    return HTML(f"<p style='margin:0'><b>{label}</b></p>{audio._repr_html_()}")
+
+
+def box(data, x: str, y: str, hue: str | None = None, title: str | None = None, ylabel=None):
+    """A seaborn box plot with the points on top."""
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    sns.boxplot(data=data, x=x, y=y, hue=hue, ax=ax, fliersize=0)
+    sns.stripplot(
+        data=data,
+        x=x,
+        y=y,
+        hue=hue,
+        ax=ax,
+        dodge=hue is not None,
+        color="k",
+        size=3,
+        alpha=0.5,
+        legend=False,
+    )
+    ax.set_ylabel(ylabel or y)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
