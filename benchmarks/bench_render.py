@@ -1,0 +1,64 @@
+"""Dataset rendering speed: seconds of audio rendered per wall-clock second.
+
+Measures (1) the synthesizer alone on every stem of a few planned tracks, and (2) the full
+build of a preset's dataset (planning: music21 parsing; rendering; writing; checksums) into
+a temporary folder. Usage: python benchmarks/bench_render.py --preset cpu
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from latentsep import embedded
+from latentsep.presets import get_preset
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def main() -> dict:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--preset", default="cpu")
+    parser.add_argument("--tracks", type=int, default=8, help="tracks for the synth-only part")
+    args = parser.parse_args()
+    cfg = get_preset(args.preset).data
+
+    t0 = time.perf_counter()
+    plan = embedded.plan(cfg)
+    t_plan = time.perf_counter() - t0
+
+    sample = plan[: args.tracks]
+    t0 = time.perf_counter()
+    stem_seconds = 0.0
+    for spec, piece in sample:
+        embedded.render_track(spec, piece, cfg)
+        stem_seconds += len(spec.stems) * cfg.excerpt_seconds
+    t_render = time.perf_counter() - t0
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        embedded.build(cfg, Path(tmp) / "ds", progress=False)
+        t_build = time.perf_counter() - t0
+
+    tracks = cfg.n_train + cfg.n_test
+    result = {
+        "preset": args.preset,
+        "tracks": tracks,
+        "excerpt_seconds": cfg.excerpt_seconds,
+        "sample_rate": cfg.sample_rate,
+        "synth_stem_audio_s_per_s": round(stem_seconds / t_render, 1),
+        "plan_s (music21 parsing)": round(t_plan, 1),
+        "build_s (plan + render + write + checksums)": round(t_build, 1),
+        "build_mixture_audio_s_per_s": round(tracks * cfg.excerpt_seconds / t_build, 1),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"render-{args.preset}.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+    return result
+
+
+if __name__ == "__main__":
+    main()
