@@ -24,6 +24,14 @@ EXPECTED_OUTPUT = {
         "median SDR",
         "image/png",
     ],
+    "02_autoencoder_training": [
+        "seed study (reported, MUSDB18)",
+        "ours, vae (median)",
+        "SI-SDR (dB)",
+        "<audio",
+        "parameters (M)",
+        "image/png",
+    ],
 }
 
 

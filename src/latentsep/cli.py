@@ -57,6 +57,38 @@ def _book(args: argparse.Namespace, preset: Preset) -> int:
     return 0
 
 
+@command("data", "render the embedded dataset (reused when it already exists)")
+def _data(args: argparse.Namespace, preset: Preset) -> int:
+    from latentsep import embedded
+
+    print(embedded.build(preset.data))
+    return 0
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--estimates", help="stage-1 estimates folder (train.target=openunmix)")
+
+
+@command("train", "train the autoencoder on the embedded dataset (or reuse it)", _train_args)
+def _train(args: argparse.Namespace, preset: Preset) -> int:
+    from latentsep import datasets, embedded, train
+    from latentsep.paths import data_dir
+
+    root = embedded.build(preset.data)
+    tracks = datasets.load_tracks(root, "train")
+    _, history, out = train.train_or_load(
+        preset,
+        tracks,
+        embedded.dataset_key(preset.data),
+        data_dir() / "models",
+        estimates_root=args.estimates,
+    )
+    best = min(history.epochs, key=lambda e: e["valid"])
+    print(f"best epoch {best['epoch'] + 1}: validation loss {best['valid']:.4f}")
+    print(out)
+    return 0
+
+
 @command("colab", "rewrite notebooks/colab/*.ipynb from the text notebooks")
 def _colab(args: argparse.Namespace, preset: Preset) -> int:
     from latentsep import colab

@@ -45,3 +45,44 @@ def bss_eval(
         name: np.nanmedian(v, axis=1)
         for name, v in zip(("SDR", "ISR", "SIR", "SAR"), (sdr, isr, sir, sar), strict=True)
     }
+
+
+def mse(reference: np.ndarray, estimate: np.ndarray) -> float:
+    return float(np.mean((reference.astype(np.float64) - estimate) ** 2))
+
+
+def psnr(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """Peak SNR: 10 log10(max|s|² / MSE)."""
+    peak = float(np.max(np.abs(reference))) ** 2
+    return float(10 * np.log10((peak + EPS) / (mse(reference, estimate) + EPS)))
+
+
+def cosine(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """Cosine similarity of the waveforms (1 = same shape, scale ignored)."""
+    a = reference.astype(np.float64).ravel()
+    b = estimate.astype(np.float64).ravel()
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + EPS))
+
+
+def spectral_mse(reference: np.ndarray, estimate: np.ndarray, n_fft: int = 2048) -> float:
+    """MSE between natural-log magnitude spectrograms (Hann, 75 % overlap, log(|X| + 1e-5)),
+    the log-spectrogram distance of the study's loss at its largest FFT size."""
+    from scipy.signal import stft
+
+    def logmag(x):
+        _, _, z = stft(x, nperseg=n_fft, noverlap=n_fft * 3 // 4, boundary=None)
+        return np.log(np.abs(z) * n_fft / 2 + 1e-5)  # undo scipy's 1/sum(window) scaling
+
+    return float(np.mean((logmag(reference) - logmag(estimate)) ** 2))
+
+
+def reconstruction_metrics(reference: np.ndarray, estimate: np.ndarray) -> dict[str, float]:
+    """The study's autoencoder metrics, plus SI-SDR."""
+    return {
+        "MSE": mse(reference, estimate),
+        "SNR (dB)": snr(reference, estimate),
+        "PSNR (dB)": psnr(reference, estimate),
+        "cosine similarity": cosine(reference, estimate),
+        "spectral MSE": spectral_mse(reference, estimate),
+        "SI-SDR (dB)": si_sdr(reference, estimate),
+    }

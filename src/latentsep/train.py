@@ -1,0 +1,247 @@
+"""Training the autoencoder: AdamW, clipping, validation, atomic checkpoints, resume, DDP.
+
+One function, :func:`fit`, serves the notebook, the CLI (``latentsep train``) and
+``torchrun`` (several processes: DistributedDataParallel with NCCL on GPUs, gloo on CPUs).
+Runs are deterministic for a seed: each epoch's segments and noise come from
+``(seed, epoch)``, so a run resumed from a checkpoint continues exactly as if uninterrupted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm.auto import tqdm
+
+from latentsep import losses
+from latentsep.audio import resample
+from latentsep.device import pick_device
+from latentsep.model import Autoencoder
+from latentsep.paths import atomic_write, param_key
+from latentsep.presets import ModelConfig, Preset, TrainConfig
+
+
+@dataclass
+class History:
+    epochs: list[dict] = field(default_factory=list)  # one dict of losses per epoch
+
+    @property
+    def best_valid(self) -> float:
+        return min((e["valid"] for e in self.epochs), default=math.inf)
+
+
+def prepare(signals: list[np.ndarray], rate: int, cfg: ModelConfig) -> list[np.ndarray]:
+    """Match audio to the model: its sample rate and channel count (mix down / duplicate)."""
+    out = []
+    for x in signals:
+        x = resample(x, rate, cfg.sample_rate)
+        if x.shape[0] != cfg.channels:
+            x = x.mean(0, keepdims=True) if cfg.channels == 1 else np.repeat(x[:1], 2, axis=0)
+        out.append(np.ascontiguousarray(x, dtype=np.float32))
+    return out
+
+
+def segments(signals: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
+    """One random ``n``-sample excerpt per signal (zero-padded if shorter)."""
+    batch = []
+    for x in signals:
+        start = int(rng.integers(0, max(1, x.shape[1] - n + 1)))
+        seg = x[:, start : start + n]
+        batch.append(np.pad(seg, ((0, 0), (0, n - seg.shape[1]))))
+    return np.stack(batch)
+
+
+def _ddp() -> tuple[int, int]:
+    """(rank, world size), initialising the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def save_checkpoint(
+    path: Path, model: Autoencoder, opt, epoch: int, history: History, preset: Preset
+) -> Path:
+    payload = {
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict() if opt else None,
+        "epoch": epoch,
+        "history": history.epochs,
+        "preset": preset.to_dict(),
+    }
+    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+
+def load_model(path: Path, device: str | torch.device = "cpu") -> tuple[Autoencoder, dict]:
+    """A model from a checkpoint, in eval mode, and the checkpoint's payload."""
+    payload = torch.load(path, map_location=device, weights_only=False)
+    cfg = payload["preset"]["model"]
+    cfg["ratios"] = tuple(cfg["ratios"])
+    model = Autoencoder(ModelConfig(**cfg)).to(device)
+    model.load_state_dict(payload["model"])
+    return model.eval(), payload
+
+
+def _validate(model, valid: torch.Tensor, cfg: TrainConfig, epoch: int, batch: int) -> float:
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for i in range(0, len(valid), batch):
+            x = valid[i : i + batch]
+            y, latent = model(x)
+            total += float(losses.total_loss(x, y, latent, cfg, epoch)[0]) * len(x)
+    return total / max(1, len(valid))
+
+
+def fit(
+    preset: Preset,
+    train_signals: list[np.ndarray],
+    valid_signals: list[np.ndarray],
+    out_dir: Path,
+    *,
+    device: str | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    max_epochs: int | None = None,
+) -> History:
+    """Train (or continue training) into ``out_dir`` (``last.pt``, ``best.pt``, history).
+
+    Signals are ``(channels, samples)`` arrays already at the model's rate and channels.
+    ``max_epochs`` stops early (tests use it to interrupt a run).
+    """
+    cfg, mcfg = preset.train, preset.model
+    rank, world = _ddp()
+    dev = pick_device(device)
+    if world > 1 and dev.type == "cuda":
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    torch.manual_seed(cfg.seed)
+    model = Autoencoder(mcfg).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    history, start = History(), 0
+    last = Path(out_dir) / "last.pt"
+    if resume and last.is_file():
+        payload = torch.load(last, map_location=dev, weights_only=False)
+        model.load_state_dict(payload["model"])
+        opt.load_state_dict(payload["optimizer"])
+        history, start = History(payload["history"]), payload["epoch"] + 1
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    amp = dev.type == "cuda"
+    n = int(cfg.segment_seconds * mcfg.sample_rate)
+    # fixed validation excerpts, the same every epoch
+    valid = torch.from_numpy(segments(valid_signals, n, np.random.default_rng([cfg.seed, 2**31])))
+    valid = valid.to(dev)
+    end = min(cfg.epochs, max_epochs) if max_epochs else cfg.epochs
+    steps = math.ceil(len(train_signals) / (cfg.batch_size * world))
+    bar = tqdm(
+        range(start, end),
+        desc="training",
+        disable=not progress or rank != 0,
+        initial=start,
+        total=cfg.epochs,
+    )
+    for epoch in bar:
+        t0 = time.perf_counter()
+        rng = np.random.default_rng([cfg.seed, epoch])
+        torch.manual_seed(cfg.seed * 100_003 + epoch)  # VAE noise
+        order = rng.permutation(len(train_signals))
+        net.train()
+        sums: dict[str, float] = {"loss": 0.0, "time": 0.0, "spec": 0.0, "kl": 0.0}
+        for s in range(steps):
+            idx = order[(s * world + rank) * cfg.batch_size :][: cfg.batch_size]
+            if len(idx) == 0:
+                idx = order[: cfg.batch_size]  # ranks keep step counts equal for DDP
+            x = torch.from_numpy(segments([train_signals[i] for i in idx], n, rng)).to(dev)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+                y, latent = net(x)
+            loss, parts = losses.total_loss(x, y.float(), latent, cfg, epoch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            sums["loss"] += float(loss.detach())
+            for k, v in parts.items():
+                sums[k] += v
+            if rank == 0 and progress:
+                bar.set_postfix(loss=f"{float(loss):.4f}", step=f"{s + 1}/{steps}")
+        record = {k: v / steps for k, v in sums.items()}
+        record.update(
+            epoch=epoch,
+            valid=_validate(model, valid, cfg, epoch, cfg.batch_size),
+            seconds=time.perf_counter() - t0,
+            audio_seconds=steps * cfg.batch_size * world * cfg.segment_seconds,
+        )
+        is_best = record["valid"] < history.best_valid
+        history.epochs.append(record)
+        if rank == 0:
+            save_checkpoint(last, model, opt, epoch, history, preset)
+            if is_best:
+                save_checkpoint(Path(out_dir) / "best.pt", model, None, epoch, history, preset)
+            atomic_write(
+                Path(out_dir) / "history.json",
+                lambda p: p.write_text(json.dumps(history.epochs, indent=1)),
+            )
+            bar.set_postfix(loss=f"{record['loss']:.4f}", valid=f"{record['valid']:.4f}")
+    return history
+
+
+def model_key(preset: Preset, dataset_key: str) -> str:
+    return param_key(
+        {
+            "model": dataclasses.asdict(preset.model),
+            "train": dataclasses.asdict(preset.train),
+            "dataset": dataset_key,
+        }
+    )
+
+
+def targets(tracks, preset: Preset, estimates_root: Path | None = None) -> list[np.ndarray]:
+    """What the autoencoder learns to reconstruct: the ground-truth "other" stems, or the
+    Open-Unmix estimates written by stage 1 (``train.target``)."""
+    from latentsep.audio import load_audio
+
+    if preset.train.target == "truth":
+        signals = [t.stems["other"] for t in tracks]
+    else:
+        if estimates_root is None:
+            raise ValueError("train.target='openunmix' needs the stage-1 estimates folder")
+        signals = [
+            load_audio(Path(estimates_root) / t.subset / t.name / "other.wav")[0] for t in tracks
+        ]
+    return prepare(signals, tracks[0].rate, preset.model)
+
+
+def train_or_load(
+    preset: Preset,
+    tracks,
+    dataset_key: str,
+    models_dir: Path,
+    *,
+    estimates_root: Path | None = None,
+    progress: bool = True,
+) -> tuple[Autoencoder, History, Path]:
+    """The trained model for these parameters: reused when complete, else trained (resuming
+    an interrupted run). ``tracks`` are the train split; a share is held out to validate."""
+    out = Path(models_dir) / model_key(preset, dataset_key)
+    history_file = out / "history.json"
+    done = (
+        history_file.is_file() and len(json.loads(history_file.read_text())) >= preset.train.epochs
+    )
+    if not done:
+        signals = targets(tracks, preset, estimates_root)
+        n_valid = max(1, int(round(preset.train.valid_fraction * len(signals))))
+        if len(signals) - n_valid < 1:
+            raise ValueError(f"need at least 2 train tracks to hold one out, got {len(signals)}")
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "preset.json").write_text(json.dumps(preset.to_dict(), indent=1))
+        fit(preset, signals[n_valid:], signals[:n_valid], out, progress=progress)
+    model, payload = load_model(out / "best.pt")
+    return model, History(json.loads(history_file.read_text())), out

@@ -1,0 +1,164 @@
+"""The autoencoder, its loss and its training loop, on tiny CPU fixtures."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from latentsep import losses, reconstruct, train
+from latentsep.audio import AudioError
+from latentsep.metrics import reconstruction_metrics
+from latentsep.model import Autoencoder
+from latentsep.presets import get_preset
+
+SMOKE = get_preset("smoke")
+
+
+@pytest.mark.parametrize("latent", ["deterministic", "vae"])
+@pytest.mark.parametrize("length", [1000, 1001, 1537, 4096])
+def test_shapes_round_trip_for_any_length(latent, length):
+    model = Autoencoder(get_preset("smoke", {"model.latent": latent}).model).eval()
+    x = torch.randn(2, 1, length)
+    y, lat = model(x)
+    assert y.shape == x.shape
+    assert lat.z.shape == (2, SMOKE.model.dimension, math.ceil(length / model.hop_length))
+    assert (lat.logvar is None) == (latent == "deterministic")
+
+
+def test_stereo_paper_configuration_shapes():
+    cfg = get_preset("paper", {"model.n_filters": 4, "model.dimension": 16, "model.lstm": 0}).model
+    y, lat = Autoencoder(cfg).eval()(torch.randn(1, 2, 3000))
+    assert y.shape == (1, 2, 3000) and lat.z.shape[1] == 16
+    assert y.abs().max() <= 1.0  # the study's Tanh output
+
+
+@pytest.mark.parametrize(
+    "x, message",
+    [
+        (torch.randn(1, 2, 100), "takes 1 channel(s), got 2"),
+        (torch.randn(1, 1, 1, 100), "expected audio shaped (batch, channels, samples)"),
+        (torch.full((1, 1, 100), float("nan")), "NaN"),
+        (torch.randn(1, 1, 1), "too short"),
+        (np.zeros((1, 1, 100)), "expected a torch.Tensor"),
+    ],
+)
+def test_bad_audio_gives_clear_errors(x, message):
+    with pytest.raises(AudioError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Autoencoder(SMOKE.model)(x)
+
+
+def test_gaussian_kl_matches_closed_form():
+    mean, logvar = torch.randn(3, 8, 5), torch.randn(3, 8, 5)
+    q = torch.distributions.Normal(mean, torch.exp(0.5 * logvar))
+    p = torch.distributions.Normal(torch.zeros_like(mean), torch.ones_like(mean))
+    expected = torch.distributions.kl_divergence(q, p).mean()
+    assert torch.allclose(losses.gaussian_kl(mean, logvar), expected, atol=1e-6)
+    assert losses.gaussian_kl(torch.zeros(4), torch.zeros(4)) == 0
+
+
+def test_study_penalty_known_values():
+    assert losses.study_kl(torch.ones(10)).abs() < 1e-6  # minimum at |z| = 1
+    z = torch.tensor([2.0])
+    assert torch.isclose(losses.study_kl(z), 0.5 * (4 - math.log(4) - 1) * torch.ones(1))
+
+
+def test_log_spectral_mse_is_zero_for_identical_and_grows_with_error():
+    x = torch.randn(2, 1, 4096)
+    assert losses.log_spectral_mse(x, x) == 0
+    assert losses.log_spectral_mse(x, 0.5 * x) > losses.log_spectral_mse(x, 0.9 * x)
+
+
+def test_study_schedule_anneals_the_latent_weight():
+    cfg = get_preset("cpu", {"train.study_schedule": True, "train.epochs": 10}).train
+    w = [losses.weights(cfg, e)["kl"] for e in range(10)]
+    assert w[0] == 0 and w[5] == cfg.kl_weight and w == sorted(w)
+
+
+def _signals(n=6, length=16000, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(length) / 16000
+    return [
+        (0.3 * np.sin(2 * np.pi * rng.uniform(100, 800) * t)[None]).astype(np.float32)
+        for _ in range(n)
+    ]
+
+
+def test_loss_decreases_on_a_tiny_fixture(tmp_path: Path):
+    preset = get_preset("smoke", {"train.epochs": 12, "train.batch_size": 5, "train.lr": 3e-3})
+    signals = _signals()
+    history = train.fit(preset, signals[1:], signals[:1], tmp_path, progress=False)
+    loss = [e["loss"] for e in history.epochs]
+    assert loss[-1] < 0.7 * loss[0], loss
+
+
+def test_resume_continues_identically(tmp_path: Path):
+    preset = get_preset("smoke", {"train.epochs": 3, "model.latent": "vae"})
+    signals = _signals()
+    full = train.fit(preset, signals[1:], signals[:1], tmp_path / "a", progress=False)
+    train.fit(preset, signals[1:], signals[:1], tmp_path / "b", progress=False, max_epochs=1)
+    resumed = train.fit(preset, signals[1:], signals[:1], tmp_path / "b", progress=False)
+
+    def strip(h):
+        return [{k: v for k, v in e.items() if k != "seconds"} for e in h.epochs]
+
+    assert strip(full) == strip(resumed)
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not list((tmp_path / "b").glob(".*tmp*")), "no temporary files left behind"
+
+
+def test_train_or_load_reuses_a_finished_model(tmp_path: Path, monkeypatch):
+    from latentsep.datasets import Track
+
+    preset = get_preset("smoke", {"train.epochs": 1})
+    tracks = [Track(f"t{i}", "train", 16000, {"other": x}) for i, x in enumerate(_signals())]
+    m1, h1, out1 = train.train_or_load(preset, tracks, "k", tmp_path, progress=False)
+    monkeypatch.setattr(train, "fit", lambda *a, **k: pytest.fail("retrained"))
+    m2, h2, out2 = train.train_or_load(preset, tracks, "k", tmp_path, progress=False)
+    assert out1 == out2 and h1.epochs == h2.epochs
+    x = _signals(1, 5000)[0]
+    assert np.array_equal(reconstruct.reconstruct(m1, x), reconstruct.reconstruct(m2, x))
+
+
+def test_chunked_reconstruction_matches_length():
+    model = Autoencoder(SMOKE.model).eval()
+    x = _signals(1, 12345)[0]
+    y = reconstruct.reconstruct(model, x, chunk_seconds=0.3)
+    assert y.shape == x.shape and np.all(np.isfinite(y))
+
+
+def test_reconstruction_metrics_known_values():
+    x = _signals(1)[0].astype(np.float64)
+    perfect = reconstruction_metrics(x, x)
+    assert perfect["MSE"] == 0 and perfect["cosine similarity"] == pytest.approx(1.0)
+    assert perfect["spectral MSE"] == pytest.approx(0.0, abs=1e-9)
+    half = reconstruction_metrics(x, 0.5 * x)
+    assert half["SNR (dB)"] == pytest.approx(20 * math.log10(2), abs=1e-6)
+    assert half["cosine similarity"] == pytest.approx(1.0)
+    assert half["SI-SDR (dB)"] > 90
+
+
+def test_two_process_gloo_ddp(tmp_path: Path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29533",
+        str(Path(__file__).with_name("ddp_worker.py")),
+        str(tmp_path),
+    ]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "rank0.txt").read_text() == "2"
+    assert (tmp_path / "rank1.txt").read_text() == "2"
+    assert (tmp_path / "last.pt").is_file() and (tmp_path / "best.pt").is_file()
