@@ -8,15 +8,14 @@ a temporary folder. Usage: python benchmarks/bench_render.py --preset cpu
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 
+from common import report
+
 from latentsep import embedded
 from latentsep.presets import get_preset
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def main() -> dict:
@@ -54,10 +53,7 @@ def main() -> dict:
         "build_s (plan + render + write + checksums)": round(t_build, 1),
         "build_mixture_audio_s_per_s": round(tracks * cfg.excerpt_seconds / t_build, 1),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"render-{args.preset}.json").write_text(json.dumps(result, indent=1))
-    print(json.dumps(result, indent=1))
-    return result
+    return report(f"render-{args.preset}", result)
 
 
 if __name__ == "__main__":

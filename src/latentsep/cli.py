@@ -74,7 +74,12 @@ def _train(args: argparse.Namespace, preset: Preset) -> int:
     from latentsep import datasets, embedded, train
     from latentsep.paths import data_dir
 
-    root = embedded.build(preset.data)
+    rank, world = train.ddp_init()  # under torchrun: rank 0 renders the data, the others wait
+    if rank == 0:
+        root = embedded.build(preset.data)
+    if world > 1:
+        train.dist.barrier()
+        root = embedded.build(preset.data, progress=False)
     tracks = datasets.load_tracks(root, "train")
     _, history, out = train.train_or_load(
         preset,

@@ -59,7 +59,7 @@ def segments(signals: list[np.ndarray], n: int, rng: np.random.Generator) -> np.
     return np.stack(batch)
 
 
-def _ddp() -> tuple[int, int]:
+def ddp_init() -> tuple[int, int]:
     """(rank, world size), initialising the process group under torchrun."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
@@ -119,7 +119,7 @@ def fit(
     ``max_epochs`` stops early (tests use it to interrupt a run).
     """
     cfg, mcfg = preset.train, preset.model
-    rank, world = _ddp()
+    rank, world = ddp_init()
     dev = pick_device(device)
     if world > 1 and dev.type == "cuda":
         dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
@@ -190,6 +190,8 @@ def fit(
                 lambda p: p.write_text(json.dumps(history.epochs, indent=1)),
             )
             bar.set_postfix(loss=f"{record['loss']:.4f}", valid=f"{record['valid']:.4f}")
+    if world > 1:
+        dist.barrier()  # checkpoints are on disk before any rank reads them
     return history
 
 
