@@ -162,3 +162,35 @@ def test_two_process_gloo_ddp(tmp_path: Path):
     assert (tmp_path / "rank0.txt").read_text() == "2"
     assert (tmp_path / "rank1.txt").read_text() == "2"
     assert (tmp_path / "last.pt").is_file() and (tmp_path / "best.pt").is_file()
+
+
+def test_trains_on_openunmix_estimates(tmp_path: Path):
+    """train.target='openunmix' reads stage-1 estimates, not the ground truth."""
+    from latentsep.audio import save_audio
+    from latentsep.datasets import Track
+
+    preset = get_preset("smoke", {"train.epochs": 1, "train.target": "openunmix"})
+    sigs = _signals()
+    tracks = [
+        Track(f"t{i}", "train", 16000, {"other": np.zeros_like(x)}) for i, x in enumerate(sigs)
+    ]
+    for t, x in zip(tracks, sigs, strict=True):
+        save_audio(tmp_path / "est" / "train" / t.name / "other.wav", x, 16000)
+    got = train.targets(tracks, preset, tmp_path / "est")
+    assert all(np.allclose(a, b) for a, b in zip(got, sigs, strict=True))
+    with pytest.raises(ValueError, match="needs the stage-1 estimates"):
+        train.targets(tracks, preset, None)
+    _, history, _ = train.train_or_load(
+        preset, tracks, "k", tmp_path / "m", estimates_root=tmp_path / "est", progress=False
+    )
+    assert len(history.epochs) == 1
+
+
+def test_cli_train_reuses_its_model(data_root: Path, capsys):
+    from latentsep import cli
+
+    assert cli.main(["train", "--preset", "smoke"]) == 0
+    first = capsys.readouterr().out.strip().splitlines()[-1]
+    assert (Path(first) / "best.pt").is_file()
+    assert cli.main(["train", "--preset", "smoke"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == first
