@@ -144,6 +144,7 @@ def test_reconstruction_metrics_known_values():
     assert half["SNR (dB)"] == pytest.approx(20 * math.log10(2), abs=1e-6)
     assert half["cosine similarity"] == pytest.approx(1.0)
     assert half["SI-SDR (dB)"] > 90
+    assert half["level (dB)"] == pytest.approx(-20 * math.log10(2), abs=1e-6)
 
 
 def test_two_process_gloo_ddp(tmp_path: Path):

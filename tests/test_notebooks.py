@@ -25,6 +25,7 @@ EXPECTED_OUTPUT = {
         "image/png",
     ],
     "02_autoencoder_training": [
+        "level (dB)",
         "seed study (reported, MUSDB18)",
         "ours, vae (median)",
         "SI-SDR (dB)",

@@ -85,4 +85,11 @@ def reconstruction_metrics(reference: np.ndarray, estimate: np.ndarray) -> dict[
         "cosine similarity": cosine(reference, estimate),
         "spectral MSE": spectral_mse(reference, estimate),
         "SI-SDR (dB)": si_sdr(reference, estimate),
+        "level (dB)": level_ratio(reference, estimate),
     }
+
+
+def level_ratio(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """Loudness of the estimate relative to the reference: 20 log10(rms(ŝ) / rms(s))."""
+    rms = [np.sqrt(np.mean(np.asarray(v, np.float64) ** 2)) for v in (reference, estimate)]
+    return float(20 * np.log10((rms[1] + EPS) / (rms[0] + EPS)))

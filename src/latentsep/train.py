@@ -167,11 +167,12 @@ def fit(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
-            sums["loss"] += float(loss.detach())
+            value = loss.item()
+            sums["loss"] += value
             for k, v in parts.items():
                 sums[k] += v
             if rank == 0 and progress:
-                bar.set_postfix(loss=f"{float(loss):.4f}", step=f"{s + 1}/{steps}")
+                bar.set_postfix(loss=f"{value:.4f}", step=f"{s + 1}/{steps}")
         record = {k: v / steps for k, v in sums.items()}
         record.update(
             epoch=epoch,
