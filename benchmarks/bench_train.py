@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from common import report
 
-from latentsep import losses
 from latentsep.device import pick_device
 from latentsep.model import Autoencoder
 from latentsep.presets import get_preset
 from latentsep.reconstruct import reconstruct
+from latentsep.train import seconds_per_step
 
 
 def main() -> dict:
@@ -30,29 +30,8 @@ def main() -> dict:
     args = parser.parse_args()
     p = get_preset(args.preset)
     dev = pick_device()
-    torch.manual_seed(0)
+    t_step = seconds_per_step(p, args.steps)
     model = Autoencoder(p.model).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=p.train.lr)
-    n = int(p.train.segment_seconds * p.model.sample_rate)
-    x = 0.1 * torch.randn(p.train.batch_size, p.model.channels, n, device=dev)
-
-    def step():
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
-            y, latent = model(x)
-        loss, _ = losses.total_loss(x, y.float(), latent, p.train, 0)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    step()  # warm-up
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(args.steps):
-        step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    t_step = (time.perf_counter() - t0) / args.steps
 
     audio = (
         0.1

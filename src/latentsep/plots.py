@@ -47,11 +47,12 @@ def spectrograms(
     return fig
 
 
-def audio_player(x: np.ndarray, rate: int, label: str | None = None):
-    """An inline HTML audio player (the WAV is embedded, so it plays offline)."""
+def audio_player(x: np.ndarray, rate: int, label: str | None = None, max_seconds: float = 6.0):
+    """An inline HTML audio player of the first ``max_seconds`` (the WAV is embedded in the
+    page, so it plays offline; the cap keeps pages light)."""
     from IPython.display import HTML, Audio
 
-    audio = Audio(x, rate=rate, normalize=True)
+    audio = Audio(x[..., : int(max_seconds * rate)], rate=rate, normalize=True)
     if label is None:
         return audio
     return HTML(f"<p style='margin:0'><b>{label}</b></p>{audio._repr_html_()}")

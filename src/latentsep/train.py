@@ -248,3 +248,32 @@ def train_or_load(
         fit(preset, signals[n_valid:], signals[:n_valid], out, progress=progress)
     model, payload = load_model(out / "best.pt")
     return model, History(json.loads(history_file.read_text())), out
+
+
+def seconds_per_step(preset: Preset, steps: int = 3, device: str | None = None) -> float:
+    """Wall time of one optimiser step on random audio of the preset's batch shape (after a
+    warm-up step): the training cost of a configuration on this machine."""
+    dev = pick_device(device)
+    torch.manual_seed(0)
+    model = Autoencoder(preset.model).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=preset.train.lr)
+    n = int(preset.train.segment_seconds * preset.model.sample_rate)
+    x = 0.1 * torch.randn(preset.train.batch_size, preset.model.channels, n, device=dev)
+
+    def step() -> None:
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+            y, latent = model(x)
+        loss, _ = losses.total_loss(x, y.float(), latent, preset.train, 0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    step()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / steps
