@@ -149,8 +149,19 @@ def separate_other(separator, mixture: np.ndarray, rate: int) -> np.ndarray:
     return est[: mixture.shape[0]] if mixture.shape[0] == 1 else est
 
 
+#: Bump when the training code changes its result (keys the cached model and estimates).
+TRAINING_VERSION = 1
+
+
 def model_key(cfg: UnmixConfig, dataset_key: str, rate: int) -> str:
-    return param_key({"unmix": dataclasses.asdict(cfg), "dataset": dataset_key, "rate": rate})
+    return param_key(
+        {
+            "unmix": dataclasses.asdict(cfg),
+            "dataset": dataset_key,
+            "rate": rate,
+            "version": TRAINING_VERSION,
+        }
+    )
 
 
 def save(model: umx_model.OpenUnmix, cfg: UnmixConfig, rate: int, history, path: Path) -> Path:
