@@ -1,4 +1,5 @@
 import json
+import math
 import re
 
 import pytest
@@ -26,7 +27,7 @@ def test_heavy_dependencies_import_together():
 def test_every_preset_validates(name):
     p = get_preset(name)
     assert p.name == name
-    assert p.model.hop_length == int(__import__("math").prod(p.model.ratios))
+    assert p.model.hop_length == math.prod(p.model.ratios)
 
 
 def test_paper_preset_is_the_study():

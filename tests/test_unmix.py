@@ -42,7 +42,10 @@ def test_separator_keeps_shape_and_caches(tracks, tmp_path: Path):
     assert again.key == first.key and again.history == first.history  # loaded, not retrained
     est = unmix.separate_other(again.separator, test[0].mixture, rate)
     assert est.shape == test[0].mixture.shape and np.all(np.isfinite(est))
-    out = unmix.write_estimates(again.separator, test[:1], rate, tmp_path / "est", progress=False)
+    out = unmix.write_estimates(
+        again.separator, test[:1], rate, again.estimates_dir, progress=False
+    )
+    assert out == tmp_path / again.key / "estimates"
     assert (out / "test" / test[0].name / "other.wav").is_file()
 
 

@@ -75,6 +75,17 @@ def load_audio(
     return check_audio(x, str(path), min_samples=min_samples, allow_silent=allow_silent), rate
 
 
+def crop(x: np.ndarray, start: int, n: int) -> np.ndarray:
+    """``n`` samples of ``(channels, samples)`` audio from ``start``, zero-padded at the end."""
+    seg = x[:, start : start + n]
+    return np.pad(seg, ((0, 0), (0, n - seg.shape[1])))
+
+
+def random_start(length: int, n: int, rng: np.random.Generator) -> int:
+    """A uniformly drawn start for an ``n``-sample excerpt of ``length`` samples."""
+    return int(rng.integers(0, max(1, length - n + 1)))
+
+
 def resample(x: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
     """Polyphase resampling along the last axis."""
     if orig_rate == new_rate:

@@ -32,16 +32,23 @@ def chapter_sources(notebooks: Path | None = None) -> list[Path]:
     return sorted(p for p in folder.glob("[0-9][0-9]_*.md"))
 
 
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+
+def read_notebook(source: Path):
+    """A jupytext text notebook as a notebook object that runs on the ``python3`` kernel."""
+    import jupytext
+
+    nb = jupytext.read(source)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    return nb
+
+
 def to_ipynb(source: Path, target: Path) -> Path:
     """Convert a jupytext text notebook to an (unexecuted) .ipynb."""
     import jupytext
 
-    nb = jupytext.read(source)
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
+    nb = read_notebook(source)
     target.parent.mkdir(parents=True, exist_ok=True)
     jupytext.write(nb, target, fmt="ipynb")
     return target

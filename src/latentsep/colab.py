@@ -22,12 +22,10 @@ def render_copy(source: Path) -> str:
     """The Colab .ipynb text for a MyST notebook (no outputs, stable formatting)."""
     import jupytext
 
+    from latentsep.book import KERNELSPEC
+
     nb = jupytext.read(source)
-    nb.metadata = {
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "accelerator": "GPU",
-        "colab": {"provenance": []},
-    }
+    nb.metadata = {"kernelspec": KERNELSPEC, "accelerator": "GPU", "colab": {"provenance": []}}
     for i, cell in enumerate(nb.cells):  # stable ids, so the copies only change with the text
         cell["id"] = f"{source.stem[:2]}-{i:03d}"
     return jupytext.writes(nb, fmt="ipynb")

@@ -37,7 +37,7 @@ from latentsep.paths import data_dir, param_key
 from latentsep.presets import OTHER_CLASSES, DataConfig
 
 #: Bump when the rendering changes, so cached datasets are rebuilt.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: the peak is found on one sum of all stems
 MUSDB_STEMS = ("drums", "bass", "other", "vocals")
 STEM_RMS = 0.05  # loudness of a stem at 0 dB gain
 PEAK = 0.9  # mixtures are scaled (all stems alike) to stay below this
@@ -263,15 +263,8 @@ def render_track(spec: TrackSpec, piece: scores.Piece, cfg: DataConfig) -> dict[
             events, n, sr, stem.program, drums=stem.source == "drum pattern", preroll=1.0
         )
         audio[stem.name] = _place(x, stem.gain_db, stem.pan)
-    other = sum(v for k, v in audio.items() if k.startswith("other_"))
-    out = {
-        "vocals": audio["vocals"],
-        "bass": audio["bass"],
-        "drums": audio["drums"],
-        "other": other,
-    }
-    out["mixture"] = out["vocals"] + out["bass"] + out["drums"] + out["other"]
-    peak = float(np.abs(out["mixture"]).max())
+    # all stems are scaled alike so the loudest mixture stays below PEAK; sums stay exact
+    peak = float(np.abs(sum(audio.values())).max())
     scale = np.float32(PEAK / peak) if peak > PEAK else np.float32(1.0)
     result = {k: (v * scale).astype(np.float32) for k, v in audio.items()}
     result["other"] = sum(v for k, v in result.items() if k.startswith("other_")).astype(np.float32)

@@ -22,7 +22,7 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from latentsep import losses
-from latentsep.audio import resample
+from latentsep.audio import crop, random_start, resample
 from latentsep.device import pick_device
 from latentsep.model import Autoencoder
 from latentsep.paths import atomic_write, param_key
@@ -51,12 +51,7 @@ def prepare(signals: list[np.ndarray], rate: int, cfg: ModelConfig) -> list[np.n
 
 def segments(signals: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
     """One random ``n``-sample excerpt per signal (zero-padded if shorter)."""
-    batch = []
-    for x in signals:
-        start = int(rng.integers(0, max(1, x.shape[1] - n + 1)))
-        seg = x[:, start : start + n]
-        batch.append(np.pad(seg, ((0, 0), (0, n - seg.shape[1]))))
-    return np.stack(batch)
+    return np.stack([crop(x, random_start(x.shape[1], n, rng), n) for x in signals])
 
 
 def ddp_init() -> tuple[int, int]:
@@ -102,6 +97,21 @@ def _validate(model, valid: torch.Tensor, cfg: TrainConfig, epoch: int, batch: i
     return total / max(1, len(valid))
 
 
+def train_step(
+    net: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, cfg: TrainConfig, epoch: int
+) -> tuple[float, dict[str, float]]:
+    """One optimiser step on batch ``x`` (bf16 autocast on CUDA); returns the loss and parts."""
+    dev = x.device
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+        y, latent = net(x)
+    loss, parts = losses.total_loss(x, y.float(), latent, cfg, epoch)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+    opt.step()
+    return loss.item(), parts
+
+
 def fit(
     preset: Preset,
     train_signals: list[np.ndarray],
@@ -134,7 +144,6 @@ def fit(
         opt.load_state_dict(payload["optimizer"])
         history, start = History(payload["history"]), payload["epoch"] + 1
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    amp = dev.type == "cuda"
     n = int(cfg.segment_seconds * mcfg.sample_rate)
     # fixed validation excerpts, the same every epoch
     valid = torch.from_numpy(segments(valid_signals, n, np.random.default_rng([cfg.seed, 2**31])))
@@ -160,14 +169,7 @@ def fit(
             if len(idx) == 0:
                 idx = order[: cfg.batch_size]  # ranks keep step counts equal for DDP
             x = torch.from_numpy(segments([train_signals[i] for i in idx], n, rng)).to(dev)
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-                y, latent = net(x)
-            loss, parts = losses.total_loss(x, y.float(), latent, cfg, epoch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
-            value = loss.item()
+            value, parts = train_step(net, opt, x, cfg, epoch)
             sums["loss"] += value
             for k, v in parts.items():
                 sums[k] += v
@@ -260,20 +262,12 @@ def seconds_per_step(preset: Preset, steps: int = 3, device: str | None = None) 
     n = int(preset.train.segment_seconds * preset.model.sample_rate)
     x = 0.1 * torch.randn(preset.train.batch_size, preset.model.channels, n, device=dev)
 
-    def step() -> None:
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
-            y, latent = model(x)
-        loss, _ = losses.total_loss(x, y.float(), latent, preset.train, 0)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    step()
+    train_step(model, opt, x, preset.train, 0)  # warm-up
     if dev.type == "cuda":
         torch.cuda.synchronize()
     t0 = time.perf_counter()
     for _ in range(steps):
-        step()
+        train_step(model, opt, x, preset.train, 0)
     if dev.type == "cuda":
         torch.cuda.synchronize()
     return (time.perf_counter() - t0) / steps

@@ -19,7 +19,7 @@ from openunmix import model as umx_model
 from openunmix import transforms, utils
 from tqdm.auto import tqdm
 
-from latentsep.audio import resample
+from latentsep.audio import crop, random_start, resample
 from latentsep.datasets import Track
 from latentsep.paths import atomic_write, param_key
 from latentsep.presets import UnmixConfig
@@ -63,15 +63,15 @@ def _segments(tracks, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.
     """One random excerpt of ``n`` samples (mixture, other) per track."""
     mixes, others = [], []
     for t in tracks:
-        start = int(rng.integers(0, max(1, t.mixture.shape[1] - n + 1)))
-        mixes.append(_fit(t.mixture[:, start : start + n], n))
-        others.append(_fit(t.stems["other"][:, start : start + n], n))
+        start = random_start(t.mixture.shape[1], n, rng)
+        mixes.append(_stereo(crop(t.mixture, start, n)))
+        others.append(_stereo(crop(t.stems["other"], start, n)))
     return np.stack(mixes), np.stack(others)
 
 
-def _fit(x: np.ndarray, n: int) -> np.ndarray:
-    x = x if x.shape[0] == 2 else np.repeat(x[:1], 2, axis=0)
-    return np.pad(x, ((0, 0), (0, max(0, n - x.shape[1]))))[:, :n]
+def _stereo(x: np.ndarray) -> np.ndarray:
+    """Open-Unmix is a stereo model: mono audio is duplicated."""
+    return np.ascontiguousarray(x if x.shape[0] == 2 else np.repeat(x[:1], 2, axis=0))
 
 
 def train_other(
@@ -85,7 +85,7 @@ def train_other(
     nb_bins = cfg.n_fft // 2 + 1
     max_bin = int(utils.bandwidth_to_max_bin(rate, cfg.n_fft, cfg.max_bandwidth_hz))
     with torch.no_grad():  # input scaling from the training mixtures, as openunmix does
-        mags = [spec(torch.from_numpy(_fit(t.mixture, t.mixture.shape[1]))[None]) for t in tracks]
+        mags = [spec(torch.from_numpy(_stereo(t.mixture))[None]) for t in tracks]
         flat = torch.cat([m[0].permute(2, 0, 1).reshape(-1, nb_bins) for m in mags])[:, :max_bin]
         mean = flat.mean(0).numpy()
         scale = np.maximum(flat.std(0).numpy(), 1e-4)
@@ -140,12 +140,11 @@ def separator_for(model: umx_model.OpenUnmix, cfg: UnmixConfig, rate: int):
 def separate_other(separator, mixture: np.ndarray, rate: int) -> np.ndarray:
     """The "other" estimate for a ``(channels, samples)`` mixture, at the mixture's rate."""
     model_rate = int(separator.sample_rate)
-    x = _fit(mixture, mixture.shape[1])
-    x = resample(x, rate, model_rate)
+    x = resample(_stereo(mixture), rate, model_rate)
     with torch.no_grad():
         est = separator(torch.from_numpy(np.ascontiguousarray(x))[None])[0, 0].numpy()
     est = resample(est, model_rate, rate)
-    est = _fit(est, mixture.shape[1])
+    est = crop(est, 0, mixture.shape[1])
     return est[: mixture.shape[0]] if mixture.shape[0] == 1 else est
 
 
@@ -196,8 +195,14 @@ class Stage1:
 
     separator: object
     origin: str  # e.g. "pretrained umxhq (MUSDB18-HQ)"
-    key: str  # keys the estimates it writes
+    key: str
+    folder: Path  # <cache>/<key>: the trained model (if any) and the estimates
     history: list[float] = field(default_factory=list)
+
+    @property
+    def estimates_dir(self) -> Path:
+        """Where :func:`write_estimates` puts this separator's "other" estimates."""
+        return self.folder / "estimates"
 
 
 def get_separator(
@@ -214,7 +219,7 @@ def get_separator(
         sep = load_pretrained(cfg.pretrained, allow_download=allow_download)
         if sep is not None:
             key = param_key({"pretrained": cfg.pretrained, "dataset": dataset_key})
-            return Stage1(sep, f"pretrained {cfg.pretrained} (MUSDB18-HQ)", key)
+            return Stage1(sep, f"pretrained {cfg.pretrained} (MUSDB18-HQ)", key, cache_dir / key)
     key = model_key(cfg, dataset_key, rate)
     path = cache_dir / key / "other.pth"
     if path.is_file():
@@ -223,7 +228,11 @@ def get_separator(
         model, history = train_other(train_tracks, cfg, rate, progress=progress)
         save(model, cfg, rate, history, path)
     return Stage1(
-        separator_for(model, cfg, rate), "trained here on the embedded train split", key, history
+        separator_for(model, cfg, rate),
+        "trained here on the embedded train split",
+        key,
+        cache_dir / key,
+        history,
     )
 
 
