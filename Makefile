@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 PRESET  ?= cpu
 STAMP   := $(VENV)/.latentsep-installed
 
-.PHONY: book test lint bench colab setup clean-book
+.PHONY: book test lint bench sweep colab setup clean-book
 
 book: $(STAMP)
 	$(PY) -m latentsep book --preset $(PRESET)
@@ -17,6 +17,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py --preset $(PRESET)
+
+# A papermill batch: chapter 04 over the latent type and the seed (see README).
+SWEEP_NOTEBOOK ?= 04_clustering
+SWEEP_GRID ?= --grid 'model_variant=[{}, {"model.latent": "vae"}]' --grid 'seed=[0, 1]'
+sweep: $(STAMP)
+	$(PY) -m latentsep sweep $(SWEEP_NOTEBOOK) --preset $(PRESET) $(SWEEP_GRID) --out sweeps/$(PRESET)
 
 colab: $(STAMP)
 	$(PY) -m latentsep colab

@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import jupytext
+import numpy as np
+import pandas as pd
 import pytest
 
-from latentsep import book, colab
+from latentsep import book, cli, colab
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = book.chapter_sources(ROOT / "notebooks")
@@ -31,6 +33,21 @@ EXPECTED_OUTPUT = {
         "SI-SDR (dB)",
         "<audio",
         "parameters (M)",
+        "image/png",
+    ],
+    "03_latent_analysis": [
+        "linear probe accuracy",
+        "silhouette, within a track (median)",
+        "latent frames",
+        "image/png",
+    ],
+    "04_clustering": [
+        "oracle IRM",
+        "Hoyer sparsity",
+        "SIR (dB)",
+        "right (%)",
+        "<audio",
+        "Explorer, static view",
         "image/png",
     ],
 }
@@ -79,3 +96,30 @@ def test_chapter_runs_with_smoke_preset(source: Path, data_root: Path, tmp_path:
         assert expected in blob, f"{expected!r} missing from {source.stem}'s outputs"
     injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
     assert injected and "smoke" in "".join(injected[0]["source"])
+
+
+@pytest.mark.slow
+def test_sweep_collects_a_table_and_survives_a_failed_run(data_root: Path, tmp_path: Path):
+    out = tmp_path / "sweep"
+    code = cli.main(
+        [
+            "sweep",
+            "04_clustering",
+            "--preset",
+            "smoke",
+            "--out",
+            str(out),
+            "--grid",
+            'methods=[["kmeans"], ["no-such-method"]]',
+            "--grid",
+            "n_tracks=[1]",
+        ]
+    )
+    assert code == 1  # one run failed, and says so
+    table = pd.read_csv(out / "results.csv")
+    assert list(table["status"]) == ["ok", "failed"]
+    assert "unknown separation method" in table.loc[1, "error"]
+    ok = table.loc[0]
+    assert np.isfinite(ok["median SI-SDRi kmeans"]) and ok["median SI-SDRi oracle IRM"] > 0
+    assert (out / "results.png").is_file()
+    assert len(list((out / "runs").glob("*.ipynb"))) == 2

@@ -5,7 +5,7 @@ import re
 import pytest
 
 import latentsep
-from latentsep import cli, presets
+from latentsep import cli, presets, report
 from latentsep.presets import PresetError, get_preset
 
 
@@ -78,3 +78,29 @@ def test_cli_prints_resolved_preset(capsys):
 def test_cli_rejects_bad_override(capsys):
     assert cli.main(["presets", "--set", "train.epochs"]) == 2
     assert "section.field=value" in capsys.readouterr().err
+
+
+def test_sweep_grid_parsing():
+    from latentsep import sweep
+
+    grid = sweep.parse_grid(["seed=[0, 1]", 'methods=[["kmeans"], ["nmf"]]', "preset=cpu"])
+    assert grid == {"seed": [0, 1], "methods": [["kmeans"], ["nmf"]], "preset": ["cpu"]}
+    assert len(sweep.combinations(grid)) == 4
+    with pytest.raises(ValueError, match="name=JSON"):
+        sweep.parse_grid(["seed"])
+
+
+def test_record_round_trip(tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "from latentsep import report\nreport.record('x', 1.5)\nreport.record('name', 'kmeans')"
+        )
+    ]
+    NotebookClient(nb, kernel_name="python3").execute()
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    assert report.recorded(path) == {"x": 1.5, "name": "kmeans"}

@@ -61,8 +61,13 @@ def execute(
     cwd: Path | None = None,
     progress: bool = False,
 ) -> Path:
-    """Run one text notebook through papermill; the executed notebook lands at ``output``."""
+    """Run one text notebook through papermill; the executed notebook lands at ``output``.
+    Widgets render statically: a saved notebook (the book's pages) has no kernel behind it."""
     import papermill
+
+    from latentsep.plots import STATIC_ENV
+
+    os.environ[STATIC_ENV] = "1"
 
     output.parent.mkdir(parents=True, exist_ok=True)
     unexecuted = output.with_suffix(".input.ipynb")

@@ -94,6 +94,89 @@ def _train(args: argparse.Namespace, preset: Preset) -> int:
     return 0
 
 
+def _separate_args(p: argparse.ArgumentParser) -> None:
+    from latentsep.separation import DEFAULT_METHOD, METHODS
+
+    p.add_argument("audio", help="the audio file to separate (any format libsndfile reads)")
+    p.add_argument("--out", required=True, help="folder for source_1.wav, source_2.wav, ...")
+    p.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS)
+    p.add_argument("--n-sources", type=int, default=None, help="default: estimated")
+    p.add_argument(
+        "--model",
+        help="autoencoder checkpoint (default: the preset's, trained "
+        "on the embedded dataset if it does not exist yet)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+
+
+@command("separate", "separate an audio file into sources", _separate_args)
+def _separate(args: argparse.Namespace, preset: Preset) -> int:
+    from pathlib import Path
+
+    from latentsep import audio, separation, train
+
+    try:
+        x, rate = audio.load_audio(args.audio)
+        if args.model:
+            model = train.load_model(Path(args.model))[0]
+        elif args.method in separation.BASELINES:
+            model = None
+        else:
+            model = train.trained_model(preset)
+        sep = separation.separate(
+            x, model, args.method, args.n_sources, rate=rate, seed=args.seed, name=args.audio
+        )
+    except (audio.AudioError, ValueError, FileNotFoundError) as err:
+        print(f"latentsep: {err}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    for i, source in enumerate(separation.resample_sources(sep, rate), start=1):
+        audio.save_audio(out / f"source_{i}.wav", source, rate)
+    print(f"{sep.n_sources} sources ({sep.method}, {sep.seconds:.1f} s) written to {out}")
+    return 0
+
+
+def _sweep_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("notebook", help="a notebook of notebooks/ (file stem or path)")
+    p.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="NAME=JSON_LIST",
+        help="a notebook parameter and its values, e.g. --grid 'seed=[0, 1]'",
+    )
+    p.add_argument("--out", default="sweeps", help="folder for results.csv and results.png")
+    p.add_argument("--jobs", type=int, default=2, help="notebooks run in parallel")
+    p.add_argument("--metric", help="the recorded number to plot (default: the first)")
+
+
+@command("sweep", "run a notebook over a parameter grid with papermill", _sweep_args)
+def _sweep(args: argparse.Namespace, preset: Preset) -> int:
+    from pathlib import Path
+
+    from latentsep import sweep
+    from latentsep.paths import repo_root
+
+    source = Path(args.notebook)
+    if not source.is_file():
+        source = (repo_root() or Path(".")) / "notebooks" / f"{args.notebook}.md"
+    if not source.is_file():
+        print(f"latentsep: no notebook {args.notebook!r}", file=sys.stderr)
+        return 2
+    try:
+        grid = sweep.parse_grid(args.grid)
+    except ValueError as err:
+        print(f"latentsep: {err}", file=sys.stderr)
+        return 2
+    if args.overrides:  # --set applies to every run
+        grid.setdefault("overrides", [_overrides(args.overrides)])
+    table = sweep.run(source, grid, Path(args.out), args.preset, args.jobs, args.metric)
+    print(table.to_string(index=False))
+    failed = int((table["status"] != "ok").sum())
+    print(f"{len(table) - failed} runs ok, {failed} failed; {Path(args.out) / 'results.csv'}")
+    return 1 if failed else 0
+
+
 @command("colab", "rewrite notebooks/colab/*.ipynb from the text notebooks")
 def _colab(args: argparse.Namespace, preset: Preset) -> int:
     from latentsep import colab

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Sequence
+
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
@@ -58,16 +61,25 @@ def audio_player(x: np.ndarray, rate: int, label: str | None = None, max_seconds
     return HTML(f"<p style='margin:0'><b>{label}</b></p>{audio._repr_html_()}")
 
 
-def box(data, x: str, y: str, hue: str | None = None, title: str | None = None, ylabel=None):
+def box(
+    data,
+    x: str,
+    y: str,
+    hue: str | None = None,
+    title: str | None = None,
+    ylabel: str | None = None,
+    order: Sequence[str] | None = None,
+):
     """A seaborn box plot with the points on top."""
     fig, ax = plt.subplots(figsize=(8, 3.5))
-    sns.boxplot(data=data, x=x, y=y, hue=hue, ax=ax, fliersize=0)
+    sns.boxplot(data=data, x=x, y=y, hue=hue, ax=ax, fliersize=0, order=order)
     sns.stripplot(
         data=data,
         x=x,
         y=y,
         hue=hue,
         ax=ax,
+        order=order,
         dodge=hue is not None,
         color="k",
         size=3,
@@ -75,7 +87,43 @@ def box(data, x: str, y: str, hue: str | None = None, title: str | None = None, 
         legend=False,
     )
     ax.set_ylabel(ylabel or y)
+    ax.tick_params(axis="x", labelrotation=20)
     if title:
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+#: Set by ``latentsep book``: widgets have no kernel in the HTML book, so explorers render
+#: their first view statically instead.
+STATIC_ENV = "LATENTSEP_STATIC"
+
+
+def explorer(render: Callable[..., None], choices: dict[str, Sequence], static: bool | None = None):
+    """Dropdowns (ipywidgets) over ``choices`` that call ``render(**selection)``. In the built
+    book, or without ipywidgets, the first choice of each renders statically, with a note."""
+    from IPython.display import Markdown, display
+
+    if static is None:
+        static = os.environ.get(STATIC_ENV) == "1"
+    if not static:
+        try:
+            import ipywidgets
+        except ImportError:
+            static = True
+    if static:
+        first = {k: v[0] for k, v in choices.items()}
+        shown = ", ".join(f"{k} = {v}" for k, v in first.items())
+        options = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in choices.items())
+        display(
+            Markdown(
+                f"*Explorer, static view ({shown}). Run this notebook in Jupyter or "
+                f"Colab to choose among {options}.*"
+            )
+        )
+        render(**first)
+        return None
+    return ipywidgets.interact(
+        render,
+        **{k: ipywidgets.Dropdown(options=list(v), description=k) for k, v in choices.items()},
+    )

@@ -230,7 +230,11 @@ def get_preset(name: str = "cpu", overrides: dict[str, Any] | None = None) -> Pr
     """The named preset with dotted-key ``overrides`` applied, validated."""
     if name not in PRESETS:
         raise PresetError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-    preset = PRESETS[name]
+    return with_overrides(PRESETS[name], overrides)
+
+
+def with_overrides(preset: Preset, overrides: dict[str, Any] | None) -> Preset:
+    """``preset`` with dotted-key ``overrides`` (e.g. ``{"train.epochs": 3}``), validated."""
     for key, value in (overrides or {}).items():
         section_name, _, field_name = key.partition(".")
         section = getattr(preset, section_name, None)

@@ -4,28 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import torch
 
-from latentsep import metrics
+from latentsep import latents, metrics
 from latentsep.model import Autoencoder
 from latentsep.train import prepare
 
 
-@torch.no_grad()
 def reconstruct(model: Autoencoder, x: np.ndarray, chunk_seconds: float = 30.0) -> np.ndarray:
     """Encode and decode ``(channels, samples)`` audio (at the model's rate), in chunks of
     whole latent frames so memory stays flat on long tracks."""
-    model.eval()
-    dev = next(model.parameters()).device
-    hop = model.hop_length
-    chunk = max(hop, int(chunk_seconds * model.cfg.sample_rate) // hop * hop)
-    out = [
-        model(torch.from_numpy(np.ascontiguousarray(x[:, i : i + chunk]))[None].to(dev))[0][0]
-        .cpu()
-        .numpy()
-        for i in range(0, x.shape[1], chunk)
-    ]
-    return np.concatenate(out, axis=1)
+    z = latents.encode(model, x, chunk_seconds)
+    return latents.decode(model, z, x.shape[1], chunk_seconds)
 
 
 def evaluate(model: Autoencoder, tracks, signals: list[np.ndarray] | None = None) -> pd.DataFrame:

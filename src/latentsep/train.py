@@ -26,7 +26,7 @@ from latentsep.audio import crop, random_start, resample
 from latentsep.device import pick_device
 from latentsep.model import Autoencoder
 from latentsep.paths import atomic_write, param_key
-from latentsep.presets import ModelConfig, Preset, TrainConfig
+from latentsep.presets import ModelConfig, Preset, TrainConfig, with_overrides
 
 
 @dataclass
@@ -250,6 +250,42 @@ def train_or_load(
         fit(preset, signals[n_valid:], signals[:n_valid], out, progress=progress)
     model, payload = load_model(out / "best.pt")
     return model, History(json.loads(history_file.read_text())), out
+
+
+def train_variants(
+    base: Preset, variants: dict[str, dict] | None = None, progress: bool = True
+) -> dict[str, tuple[Autoencoder, History, Path]]:
+    """Each variant of ``base`` (name -> preset overrides) trained on the embedded dataset,
+    or reused: the models that the chapters share. With ``train.target=openunmix`` the
+    stage-1 estimates are computed (or reused) first."""
+    from latentsep import datasets, embedded, unmix
+    from latentsep.paths import data_dir
+
+    root = embedded.build(base.data, progress=progress)
+    tracks = datasets.load_tracks(root, "train")
+    key = embedded.dataset_key(base.data)
+    estimates_root = None
+    if base.train.target == "openunmix":  # the study's setting: learn Open-Unmix's estimates
+        rate = tracks[0].rate
+        stage1 = unmix.get_separator(base.unmix, tracks, rate, data_dir() / "openunmix", key)
+        estimates_root = unmix.write_estimates(stage1.separator, tracks, rate, stage1.estimates_dir)
+    out = {}
+    for name, fields in (variants or {"default": {}}).items():
+        preset = with_overrides(base, fields)
+        out[name] = train_or_load(
+            preset,
+            tracks,
+            key,
+            data_dir() / "models",
+            estimates_root=estimates_root,
+            progress=progress,
+        )
+    return out
+
+
+def trained_model(preset: Preset, progress: bool = True) -> Autoencoder:
+    """The preset's autoencoder, trained the first time and reused afterwards."""
+    return train_variants(preset, progress=progress)["default"][0]
 
 
 def seconds_per_step(preset: Preset, steps: int = 3, device: str | None = None) -> float:

@@ -1,0 +1,171 @@
+"""Scoring separation methods on test tracks against their ground-truth stems.
+
+A *case* is one test track's "other" stem and the instruments inside it, in the model's
+format. A *method* maps a case to a :class:`~latentsep.separation.Separation`. Results are
+two tables, cached as CSV: ``scores`` (one row per track × method × true source) and
+``runs`` (one row per track × method: sources found, time, the study's cluster statistics).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from latentsep import masks, metrics, separation
+from latentsep.model import Autoencoder
+from latentsep.paths import atomic_write
+from latentsep.presets import ModelConfig
+from latentsep.train import prepare
+
+#: Bump when a change to the code changes the numbers, so cached tables are recomputed.
+EVALUATION_VERSION = 1
+
+
+@dataclass
+class Case:
+    track: str
+    mixture: np.ndarray  # the "other" stem, (channels, samples)
+    references: dict[str, np.ndarray]  # instrument class -> its part of the stem
+    rate: int
+
+    @property
+    def n_sources(self) -> int:
+        return len(self.references)
+
+
+Method = Callable[[Case], separation.Separation]
+
+
+def cases(tracks, cfg: ModelConfig) -> list[Case]:
+    """The tracks' "other" stems and their instruments, resampled and mixed like the model's
+    input. Instruments silent in the excerpt are not sources; tracks with fewer than two
+    sounding instruments are left out."""
+    out = []
+    for t in tracks:
+        mixture, *parts = prepare([t.stems["other"], *t.other_parts.values()], t.rate, cfg)
+        energy = np.sum(mixture.astype(np.float64) ** 2)
+        refs = {
+            n: x
+            for n, x in zip(t.other_parts, parts, strict=True)
+            if np.sum(x.astype(np.float64) ** 2) > 1e-6 * energy
+        }
+        if len(refs) >= 2:
+            out.append(Case(t.name, mixture, refs, cfg.sample_rate))
+    return out
+
+
+def _timed(name: str, fn: Callable[[Case], list[np.ndarray]]) -> Method:
+    def method(case: Case) -> separation.Separation:
+        start = time.perf_counter()
+        sources = fn(case)
+        return separation.Separation(sources, case.rate, name, None, time.perf_counter() - start)
+
+    return method
+
+
+def reference_methods() -> dict[str, Method]:
+    """The floor and the ceiling: the unprocessed mixture as every estimate, and the oracle
+    ideal ratio mask (it uses the true sources)."""
+    return {
+        "mixture": _timed("mixture", lambda c: [c.mixture] * c.n_sources),
+        "oracle IRM": _timed(
+            "oracle IRM", lambda c: masks.ideal_ratio_mask(c.mixture, list(c.references.values()))
+        ),
+    }
+
+
+def separation_methods(
+    names, model: Autoencoder | None, oracle_count: bool = True, seed: int = 0
+) -> dict[str, Method]:
+    """``separation.separate`` with each method name; ``oracle_count`` gives each the true
+    number of instruments (else it is estimated)."""
+
+    def make(name: str) -> Method:
+        def method(case: Case) -> separation.Separation:
+            n = case.n_sources if oracle_count else None
+            return separation.separate(case.mixture, model, name, n, seed=seed, name=case.track)
+
+        return method
+
+    return {name: make(name) for name in names}
+
+
+def evaluate(
+    cases: list[Case],
+    methods: dict[str, Method],
+    cache: Path | None = None,
+    bss: bool = True,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(scores, runs)`` for every method on every case; read from ``cache`` (a folder)
+    when it holds them, else computed and written there."""
+    if cache is not None and (Path(cache) / "runs.csv").is_file():
+        return pd.read_csv(Path(cache) / "scores.csv"), pd.read_csv(Path(cache) / "runs.csv")
+    scores, runs = [], []
+    for case in tqdm(cases, desc="evaluating", disable=not progress):
+        refs = list(case.references.values())
+        base = metrics.bss_eval(refs, [case.mixture] * len(refs), case.rate) if bss else None
+        for name, method in methods.items():
+            sep = method(case)
+            info = {"track": case.track, "method": name}
+            runs.append(
+                {
+                    **info,
+                    "true sources": case.n_sources,
+                    "sources found": sep.n_sources,
+                    "seconds": sep.seconds,
+                    "× real time": case.mixture.shape[-1] / case.rate / max(sep.seconds, 1e-9),
+                    **metrics.cluster_statistics(case.mixture, sep.sources),
+                }
+            )
+            rows = metrics.separation_scores(
+                case.references, sep.sources, case.mixture, case.rate, bss, base
+            )
+            scores.extend({**info, **row} for row in rows)
+    scores_df, runs_df = pd.DataFrame(scores), pd.DataFrame(runs)
+    if cache is not None:
+        cache = Path(cache)
+        atomic_write(cache / "scores.csv", lambda tmp: scores_df.to_csv(tmp, index=False))
+        atomic_write(cache / "runs.csv", lambda tmp: runs_df.to_csv(tmp, index=False))
+    return scores_df, runs_df
+
+
+def summary(scores: pd.DataFrame, columns=None, order=None) -> pd.DataFrame:
+    """Median and interquartile range over all (track, source) pairs, per method."""
+    columns = columns or [c for c in scores.columns if c.endswith("(dB)")]
+    g = scores.groupby("method", sort=False)[columns]
+    med = g.median()
+    iqr = g.quantile(0.75) - g.quantile(0.25)
+    table = pd.concat({"median": med, "IQR": iqr}, axis=1).swaplevel(axis=1)
+    table = table[[(c, s) for c in columns for s in ("median", "IQR")]]
+    return table.reindex(order) if order is not None else table
+
+
+def count_sources(
+    cases: list[Case], model: Autoencoder, ks=(2, 3, 4), seed: int = 0
+) -> pd.DataFrame:
+    """How many instruments each counting rule finds in each case, beside the truth."""
+    from latentsep import clustering, latents, nmf
+
+    rows = []
+    for case in cases:
+        x = clustering.features(latents.encode(model, case.mixture))
+        rows.append(
+            {
+                "track": case.track,
+                "true": case.n_sources,
+                "latent silhouette": clustering.choose_k(x, ks, "silhouette", seed),
+                "latent eigengap": clustering.choose_k(x, ks, "eigengap", seed),
+                "DBSCAN clusters": int(clustering.cluster(x, "dbscan", None, seed).max() + 1),
+                "NMF timbre silhouette": len(
+                    set(nmf.separate(case.mixture, None, seed=seed, ks=ks)[1])
+                ),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,44 @@
+"""Numbers that leave a notebook: recorded in its outputs for papermill batches and for
+the results chapter, without showing in the rendered page.
+
+:func:`record` writes the same hidden output as ``myst_nb.glue(name, value, display=False)``
+(so Jupyter Book's glue roles can use it), but needs neither myst-nb nor scrapbook, so it
+also works in Colab. :func:`recorded` reads the values back from an executed notebook.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+MIME_PREFIX = "application/papermill.record/"
+
+
+def record(name: str, value: Any) -> None:
+    """Record a JSON-able value (number, string, list, dict) under ``name``."""
+    from IPython.display import display
+
+    display(
+        {MIME_PREFIX + "text/plain": repr(value)},
+        metadata={"scrapbook": {"name": name, "mime_prefix": MIME_PREFIX}},
+        raw=True,
+    )
+
+
+def recorded(notebook: str | Path) -> dict[str, Any]:
+    """Every value recorded in an executed .ipynb, by name (the last one wins)."""
+    nb = json.loads(Path(notebook).read_text())
+    values = {}
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            text = output.get("data", {}).get(MIME_PREFIX + "text/plain")
+            if name and text is not None:
+                text = "".join(text) if isinstance(text, list) else text
+                try:
+                    values[name] = ast.literal_eval(text)
+                except (ValueError, SyntaxError):
+                    values[name] = text
+    return values

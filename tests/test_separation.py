@@ -1,0 +1,251 @@
+"""Latents, clustering, masks, separation metrics, ``separate`` and its CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from latentsep import cli, clustering, latents, masks, metrics, nmf, separation
+from latentsep.audio import AudioError
+from latentsep.model import Autoencoder
+from latentsep.presets import get_preset
+from latentsep.train import History, save_checkpoint
+
+RATE = 16000
+P = get_preset("smoke")
+
+
+def tone(freq: float, seconds: float = 2.0, rate: int = RATE) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.3 * np.sin(2 * np.pi * freq * t))[None].astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def model() -> Autoencoder:
+    torch.manual_seed(0)
+    return Autoencoder(P.model).eval()
+
+
+# --- metrics on known signals -------------------------------------------------------------
+
+
+def test_si_sdr_perfect_scaled_and_snr():
+    s = tone(440)
+    assert metrics.si_sdr(s, s) > 80
+    assert metrics.si_sdr(s, 0.5 * s) > 80  # scale-invariant
+    assert metrics.snr(s, 0.5 * s) == pytest.approx(20 * np.log10(2), abs=1e-6)
+
+
+def test_swapped_pair_is_matched():
+    a, b = tone(440), tone(1250)
+    assert metrics.match_sources([a, b], [b, a]) == [1, 0]
+    rows = metrics.separation_scores({"a": a, "b": b}, [b, a], a + b, RATE)
+    assert all(r["SI-SDR (dB)"] > 80 for r in rows)
+    assert all(r["SI-SDRi (dB)"] > 70 for r in rows)
+    assert all(r["SDR (dB)"] > 40 and r["SDRi (dB)"] > 30 for r in rows)
+
+
+def test_missing_estimate_is_scored_as_silence():
+    a, b = tone(440), tone(1250)
+    assert metrics.match_sources([a, b], [b]) == [None, 0]
+    rows = metrics.separation_scores({"a": a, "b": b}, [b], a + b, RATE, bss=False)
+    assert rows[1]["SI-SDR (dB)"] > 80 and rows[0]["SI-SDR (dB)"] == -np.inf
+
+
+def test_entropy_and_hoyer_on_constructed_spectra():
+    peak = np.zeros(8)
+    peak[3] = 5.0
+    assert metrics.entropy(peak) == pytest.approx(0.0)
+    assert metrics.entropy(np.ones(8)) == pytest.approx(3.0)
+    assert metrics.hoyer_sparsity(peak) == pytest.approx(1.0)
+    assert metrics.hoyer_sparsity(np.ones(8)) == pytest.approx(0.0, abs=1e-9)
+    assert 0 < metrics.hoyer_sparsity(np.array([1.0, 2.0, 0.0, 0.0])) < 1
+    with pytest.raises(ValueError, match="non-negative"):
+        metrics.entropy(np.array([1.0, -1.0]))
+
+
+def test_cluster_statistics_of_a_split_in_time():
+    x = tone(440)
+    first, second = x.copy(), x.copy()
+    first[:, x.shape[1] // 2 :] = 0
+    second[:, : x.shape[1] // 2] = 0
+    stats = metrics.cluster_statistics(x, [first, second])
+    assert stats["reconstruction MSE"] == pytest.approx(0.0, abs=1e-12)
+    assert stats["sum of shares (%)"] == pytest.approx(100.0, rel=1e-6)
+    assert stats["largest share (%)"] == pytest.approx(50.0, rel=0.02)
+    assert stats["Hoyer sparsity"] > 0.5  # a pure tone's spectrum is peaked
+
+
+# --- masks ----------------------------------------------------------------------------------
+
+
+def test_masks_share_the_mixture_exactly():
+    a, b = tone(440), tone(3000)
+    mix = a + b
+    for outputs in (masks.ideal_ratio_mask(mix, [a, b]), masks.wiener(mix, [0.1 * a, 2 * b])):
+        assert np.allclose(np.sum(outputs, axis=0), mix, atol=1e-4)
+    irm = masks.ideal_ratio_mask(mix, [a, b])
+    assert metrics.si_sdr(a, irm[0]) > 20 and metrics.si_sdr(b, irm[1]) > 20
+
+
+# --- latents and clustering -----------------------------------------------------------------
+
+
+def test_frame_labels_follow_the_loudest_part():
+    hop, frames = 128, 20
+    a = np.zeros((1, hop * frames), np.float32)
+    b = np.zeros_like(a)
+    a[:, : hop * 8] = 1.0
+    b[:, hop * 8 : hop * 16] = 0.5
+    labels, shares = latents.frame_labels({"a": a, "b": b}, hop, frames)
+    assert list(labels[:8]) == ["a"] * 8 and list(labels[8:16]) == ["b"] * 8
+    assert list(labels[16:]) == [latents.SILENCE] * 4
+    assert np.allclose(shares[:, :16].sum(axis=0), 1.0)
+
+
+def test_encode_decode_shapes(model: Autoencoder):
+    x = tone(440, 1.0)
+    z = latents.encode(model, x, chunk_seconds=0.3)
+    assert z.shape == (P.model.dimension, -(-x.shape[1] // model.hop_length))
+    assert latents.decode(model, z, x.shape[1], chunk_seconds=0.3).shape == x.shape
+    whole = latents.encode(model, x)
+    assert whole.shape == z.shape
+
+
+def blobs(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    truth = np.repeat([0, 1, 2], 60)
+    centres = rng.normal(size=(3, 6)) * 10
+    return centres[truth] + rng.normal(size=(truth.size, 6)), truth
+
+
+@pytest.mark.parametrize("method", clustering.METHODS)
+def test_clustering_is_deterministic_and_finds_blobs(method: str):
+    from sklearn.metrics import adjusted_rand_score
+
+    x, truth = blobs()
+    a = clustering.cluster(x, method, 3, seed=1)
+    assert np.array_equal(a, clustering.cluster(x, method, 3, seed=1))
+    assert adjusted_rand_score(truth, a) > 0.95
+
+
+@pytest.mark.parametrize("criterion", ["silhouette", "eigengap"])
+def test_choose_k_counts_blobs(criterion: str):
+    x, _ = blobs()
+    assert clustering.choose_k(x, (2, 3, 4), criterion) == 3
+
+
+def test_bad_method_names():
+    with pytest.raises(ValueError, match="unknown clustering method"):
+        clustering.cluster(np.zeros((5, 2)), "kmedoids", 2)
+    with pytest.raises(ValueError, match="unknown separation method"):
+        separation.separate(tone(440), None, "magic", rate=RATE)
+
+
+# --- separate -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["kmeans", "spectral+wiener"])
+def test_separate_returns_sources_like_the_input(model: Autoencoder, method: str):
+    x = tone(440) + tone(2000)
+    sep = separation.separate(x, model, method, n_sources=3)
+    assert sep.n_sources == 3 and sep.rate == RATE
+    assert all(s.shape == x.shape and np.isfinite(s).all() for s in sep.sources)
+    assert sep.labels.shape == (-(-x.shape[1] // model.hop_length),)
+    again = separation.separate(x, model, method, n_sources=3)
+    assert all(np.array_equal(a, b) for a, b in zip(sep.sources, again.sources, strict=True))
+    if method.endswith("+wiener"):
+        assert np.allclose(np.sum(sep.sources, axis=0), x, atol=1e-4)
+
+
+def test_separate_estimates_the_count_and_resamples(model: Autoencoder):
+    x = np.repeat(tone(440, rate=22050) + tone(2000, rate=22050), 2, axis=0)  # stereo 22 kHz
+    sep = separation.separate(x, model, "kmeans", rate=22050)
+    assert 2 <= sep.n_sources <= 4 and sep.rate == RATE
+    assert sep.sources[0].shape == (1, 2 * RATE)
+
+
+def test_nmf_separates_two_timbres():
+    # a tone, then band-limited noise, overlapping in the middle second, equally loud
+    from scipy.signal import butter, sosfilt
+
+    a = tone(330)
+    a[:, int(1.2 * RATE) :] = 0
+    noise = np.random.default_rng(0).normal(size=a.shape[1])
+    b = sosfilt(butter(4, [3000, 5000], btype="band", fs=RATE, output="sos"), noise)[None]
+    b[:, : int(0.8 * RATE)] = 0
+    b = (b * np.sqrt(np.mean(a**2) / np.mean(b**2))).astype(np.float32)
+    sources, labels = nmf.separate(a + b, 2, n_components=8)
+    rows = metrics.separation_scores({"a": a, "b": b}, sources, a + b, RATE, bss=False)
+    assert all(r["SI-SDRi (dB)"] > 15 for r in rows), rows
+    assert set(labels) == {0, 1}
+
+
+@pytest.mark.parametrize(
+    "audio, message",
+    [
+        (np.zeros((1, RATE), np.float32), "silent"),
+        (np.full((1, RATE), np.nan, np.float32), "NaN"),
+        (tone(440, 0.01), "too short"),
+        (np.zeros((RATE, 1), np.float32) + 0.1, "transpose"),
+    ],
+)
+def test_separate_rejects_bad_audio(model: Autoencoder, audio: np.ndarray, message: str):
+    with pytest.raises(AudioError, match=message):
+        separation.separate(audio, model, "kmeans", name="clip.wav")
+
+
+def test_separate_needs_a_model_or_a_rate():
+    with pytest.raises(ValueError, match="needs a trained autoencoder"):
+        separation.separate(tone(440), None, "kmeans")
+    with pytest.raises(ValueError, match="sample rate"):
+        separation.separate(tone(440), None, "nmf")
+
+
+# --- the CLI --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def checkpoint(model: Autoencoder, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("ckpt") / "model.pt"
+    return save_checkpoint(path, model, None, 0, History(), P)
+
+
+def test_cli_separates_a_file(checkpoint: Path, tmp_path: Path, capsys):
+    song = tmp_path / "song.wav"
+    sf.write(song, (tone(440) + tone(2000))[0], RATE)
+    out = tmp_path / "sources"
+    code = cli.main(
+        [
+            "separate",
+            str(song),
+            "--out",
+            str(out),
+            "--model",
+            str(checkpoint),
+            "--method",
+            "kmeans+wiener",
+            "--n-sources",
+            "2",
+        ]
+    )
+    assert code == 0
+    files = sorted(out.glob("source_*.wav"))
+    assert [f.name for f in files] == ["source_1.wav", "source_2.wav"]
+    audio = [sf.read(f) for f in files]
+    assert all(rate == RATE and len(x) == 2 * RATE for x, rate in audio)
+    assert "2 sources" in capsys.readouterr().out
+
+
+def test_cli_reports_bad_files(checkpoint: Path, tmp_path: Path, capsys):
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(RATE, np.float32), RATE)
+    args = ["--out", str(tmp_path / "o"), "--model", str(checkpoint)]
+    assert cli.main(["separate", str(silent), *args]) == 2
+    assert "silent.wav" in capsys.readouterr().err
+    assert cli.main(["separate", str(tmp_path / "nope.wav"), *args]) == 2
+    assert "no such file" in capsys.readouterr().err
