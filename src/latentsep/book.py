@@ -8,6 +8,7 @@ it builds offline) renders them without executing again.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -68,6 +69,7 @@ def execute(
     from latentsep.plots import STATIC_ENV
 
     os.environ[STATIC_ENV] = "1"
+    os.environ["TQDM_DISABLE"] = "1"  # tqdm.auto's bars are widgets: raw JSON in a saved page
 
     output.parent.mkdir(parents=True, exist_ok=True)
     unexecuted = output.with_suffix(".input.ipynb")
@@ -91,11 +93,17 @@ def build(
     preset: str = "cpu",
     chapters: Iterable[str] | None = None,
     html: bool = True,
+    book_dir: Path | None = None,
 ) -> Path:
-    """Execute every chapter with ``preset`` and build ``book/_build/html``."""
+    """Execute every chapter with ``preset`` and build the HTML book in ``book/_build/html``
+    (or in ``book_dir``, a copy of ``book/``: the tests build the smoke book there)."""
     get_preset(preset)  # fail early on a bad name, before any notebook runs
     root = _checkout()
-    out_dir = root / "book" / "chapters"
+    dest = Path(book_dir) if book_dir else root / "book"
+    if dest != root / "book":
+        ignore = shutil.ignore_patterns("_build", "chapters")
+        shutil.copytree(root / "book", dest, ignore=ignore, dirs_exist_ok=True)
+    out_dir = dest / "chapters"
     os.environ.setdefault("LATENTSEP_DATA", str(data_dir()))
     wanted = set(chapters) if chapters else None
     for source in chapter_sources(root / "notebooks"):
@@ -109,7 +117,7 @@ def build(
         return out_dir
     print(">> building the HTML book", flush=True)
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    subprocess.run([str(jupyter_book), "build", str(root / "book"), "--quiet"], check=True)
-    index = root / "book" / "_build" / "html" / "index.html"
+    subprocess.run([str(jupyter_book), "build", str(dest), "--quiet"], check=True)
+    index = dest / "_build" / "html" / "index.html"
     print(f">> the book is ready: open file://{index}")
     return index

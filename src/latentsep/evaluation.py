@@ -69,15 +69,24 @@ def _timed(name: str, fn: Callable[[Case], list[np.ndarray]]) -> Method:
     return method
 
 
-def reference_methods() -> dict[str, Method]:
-    """The floor and the ceiling: the unprocessed mixture as every estimate, and the oracle
-    ideal ratio mask (it uses the true sources)."""
-    return {
+def reference_methods(nmf_ceiling: bool = False) -> dict[str, Method]:
+    """The floor and the ceilings: the unprocessed mixture as every estimate, the oracle
+    ideal ratio mask and (``nmf_ceiling``) NMF with its components grouped by the truth.
+    The oracles use the true sources."""
+    from latentsep import nmf
+
+    methods = {
         "mixture": _timed("mixture", lambda c: [c.mixture] * c.n_sources),
         "oracle IRM": _timed(
             "oracle IRM", lambda c: masks.ideal_ratio_mask(c.mixture, list(c.references.values()))
         ),
     }
+    if nmf_ceiling:
+        methods["NMF, oracle grouping"] = _timed(
+            "NMF, oracle grouping",
+            lambda c: nmf.oracle_grouping(c.mixture, list(c.references.values())),
+        )
+    return methods
 
 
 def separation_methods(
@@ -169,3 +178,65 @@ def count_sources(
             }
         )
     return pd.DataFrame(rows)
+
+
+def speed(
+    cases: list[Case], names, model: Autoencoder | None, seconds: float = 180.0, seed: int = 0
+) -> pd.DataFrame:
+    """Wall-clock time of each method on one long excerpt: the test stems end to end (looped
+    up to ``seconds``), separated into 3 sources."""
+    joined = np.concatenate([c.mixture for c in cases], axis=-1)
+    n = int(seconds * cases[0].rate)
+    x = np.tile(joined, (1, -(-n // joined.shape[-1])))[:, :n]
+    rows = []
+    for name in names:
+        sep = separation.separate(x, model, name, 3, seed=seed, name=f"{seconds:g} s excerpt")
+        rows.append({"method": name, "seconds": sep.seconds, "× real time": seconds / sep.seconds})
+    return pd.DataFrame(rows).set_index("method")
+
+
+#: The study's four ways of clustering latent frames (chapter 04).
+STUDY_METHODS = ["kmeans", "agglomerative", "dbscan", "spectral"]
+#: The study's floor and the methods of chapter 06; none uses ground-truth stems.
+BEYOND_METHODS = ["kmeans", "kmeans+wiener", "spectral+wiener", "nmf", "nmf+latent"]
+
+
+@dataclass
+class TestSet:
+    cases: list[Case]
+    model: Autoencoder
+    model_dir: Path
+    scores: pd.DataFrame
+    runs: pd.DataFrame
+    order: list[str]  # methods, references first
+
+
+def evaluate_test_set(
+    base,
+    methods,
+    model_variant: dict | None = None,
+    n_tracks: int = 0,
+    nmf_ceiling: bool = False,
+    seed: int = 0,
+    progress: bool = True,
+) -> TestSet:
+    """The chapters' evaluation: ``methods`` and the references on the embedded test set
+    with the autoencoder of ``base`` + ``model_variant``, cached under ``data/evaluations``
+    (so the results chapter reuses what chapters 04 and 06 computed, and vice versa)."""
+    from latentsep import datasets, embedded, train
+    from latentsep.paths import data_dir, param_key
+
+    root = embedded.build(base.data, progress=False)
+    tracks = datasets.load_tracks(root, "test", limit=n_tracks or None)
+    model, _, model_dir = train.train_variants(
+        base, {"model": model_variant or {}}, progress=progress
+    )["model"]
+    test_cases = cases(tracks, model.cfg)
+    methods_ = {**reference_methods(nmf_ceiling), **separation_methods(methods, model, seed=seed)}
+    key = param_key(
+        [EVALUATION_VERSION, model_dir.name, [c.track for c in test_cases], list(methods_), seed]
+    )
+    scores, runs = evaluate(
+        test_cases, methods_, data_dir() / "evaluations" / key, progress=progress
+    )
+    return TestSet(test_cases, model, model_dir, scores, runs, list(methods_))

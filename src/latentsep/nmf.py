@@ -53,13 +53,26 @@ def component_sources(mixture: np.ndarray, w: np.ndarray, h: np.ndarray) -> list
     return masks.apply_masks(mixture, masks.ratio_masks(parts, power=1.0))
 
 
+def loudest_seconds(x: np.ndarray, rate: int, seconds: float = 4.0) -> np.ndarray:
+    """The loudest whole seconds of ``x``, in order, at most ``seconds`` of them: enough
+    to describe a sound, at a cost that does not grow with the track's length."""
+    n = x.shape[-1] // rate
+    if n <= seconds:
+        return x
+    energy = np.sum(x[..., : n * rate].reshape(x.shape[0], n, rate) ** 2, axis=(0, 2))
+    keep = np.sort(np.argsort(energy)[::-1][: int(seconds)])
+    return np.concatenate([x[..., i * rate : (i + 1) * rate] for i in keep], axis=-1)
+
+
 def latent_embeddings(model, mixture: np.ndarray, w: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """Each component's sound through the autoencoder's encoder: the energy-weighted mean
-    and the standard deviation of its latent frames, ``(components, 2 × dimension)``."""
+    """Each component's sound (its loudest 4 s) through the autoencoder's encoder: the
+    energy-weighted mean and standard deviation of its latent frames,
+    ``(components, 2 × dimension)``."""
     from latentsep import latents
 
     rows = []
     for x in component_sources(mixture, w, h):
+        x = loudest_seconds(x, model.cfg.sample_rate)
         z = latents.encode(model, x)
         weight = latents.frame_energies([x], model.hop_length, z.shape[1])[0] + 1e-12
         mean = (z * weight).sum(axis=1) / weight.sum()
@@ -87,3 +100,20 @@ def separate(
     labels = KMeans(n_sources, n_init=4, random_state=seed).fit_predict(feats)
     parts = [w[:, labels == c] @ h[labels == c] for c in range(n_sources)]
     return masks.apply_masks(mixture, masks.ratio_masks(parts, power=1.0)), labels
+
+
+def oracle_grouping(
+    mixture: np.ndarray,
+    references: list[np.ndarray],
+    n_components: int = N_COMPONENTS,
+    seed: int = 0,
+) -> list[np.ndarray]:
+    """The ceiling of NMF-based separation: each component goes to the true source it
+    correlates with most (uses the references; a yardstick, not a method)."""
+    w, h = decompose(mixture, n_components, seed)
+    comps = component_sources(mixture, w, h)
+    labels = np.array(
+        [np.argmax([np.dot(c.ravel(), r.ravel()) for r in references]) for c in comps]
+    )
+    parts = [w[:, labels == j] @ h[labels == j] for j in range(len(references))]
+    return masks.apply_masks(mixture, masks.ratio_masks(parts, power=1.0))

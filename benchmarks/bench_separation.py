@@ -1,0 +1,101 @@
+"""Separation: the targets of issue 6 and the speed of every method.
+
+- quality: median SI-SDR improvement over the mixture of each method on the embedded test
+  set (the true number of instruments given), from the same cached evaluation as the book;
+- counting: how often the best counting rule finds the true number of instruments;
+- speed: seconds to separate a 3-minute excerpt into 3 sources, and that time as a ratio
+  to a reference run in the same process (one STFT + inverse STFT of the same audio), so
+  that machines can be compared;
+- metric evaluation: BSSEval v4 (museval) and SI-SDR on one test track, the ratio of the two.
+
+Usage: python benchmarks/bench_separation.py --preset cpu
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from common import report
+
+from latentsep import evaluation, masks, metrics
+from latentsep.presets import get_preset
+
+TARGETS = {"median SI-SDRi (dB)": 8.0, "count right (%)": 80.0, "seconds for 180 s": 10.0}
+
+
+def best_time(fn, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> dict:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--preset", default="cpu")
+    parser.add_argument("--seconds", type=float, default=180.0)
+    args = parser.parse_args()
+    base = get_preset(args.preset)
+    test = evaluation.evaluate_test_set(
+        base, evaluation.BEYOND_METHODS, nmf_ceiling=True, progress=False
+    )
+    med = test.scores.groupby("method")["SI-SDRi (dB)"].median()
+    best = med[evaluation.BEYOND_METHODS].idxmax()
+
+    counts = evaluation.count_sources(test.cases, test.model)
+    rules = counts.columns.drop(["track", "true"])
+    right = {r: 100 * float((counts[r] == counts["true"]).mean()) for r in rules}
+    best_rule = max(right, key=right.get)
+
+    speed = evaluation.speed(test.cases, evaluation.BEYOND_METHODS, test.model, args.seconds)
+    long = np.tile(
+        test.cases[0].mixture,
+        (1, int(np.ceil(args.seconds * test.cases[0].rate / test.cases[0].mixture.shape[-1]))),
+    )
+    t_stft = best_time(lambda: masks.apply_masks(long, [np.ones(1)]))
+
+    case = test.cases[0]
+    refs = list(case.references.values())
+    t_bss = best_time(lambda: metrics.bss_eval(refs, refs[::-1], case.rate), repeat=1)
+    t_si = best_time(lambda: [metrics.si_sdr(r, e) for r, e in zip(refs, refs[::-1], strict=True)])
+
+    result = {
+        "preset": args.preset,
+        "test tracks": len(test.cases),
+        "median SI-SDRi (dB)": {m: round(float(v), 2) for m, v in med.items()},
+        "best unsupervised method": best,
+        "count right (%)": {r: round(v, 1) for r, v in right.items()},
+        "best counting rule": best_rule,
+        f"seconds for {args.seconds:g} s": speed["seconds"].round(2).to_dict(),
+        "× STFT round trip": (speed["seconds"] / t_stft).round(1).to_dict(),
+        "STFT round trip (s)": round(t_stft, 3),
+        "BSSEval per track (s)": round(t_bss, 2),
+        "SI-SDR per track (s)": round(t_si, 4),
+        "BSSEval / SI-SDR time": round(t_bss / t_si, 1),
+        "targets": {
+            "median SI-SDRi (dB)": [
+                round(float(med[best]), 2),
+                TARGETS["median SI-SDRi (dB)"],
+                bool(med[best] >= TARGETS["median SI-SDRi (dB)"]),
+            ],
+            "count right (%)": [
+                round(right[best_rule], 1),
+                TARGETS["count right (%)"],
+                bool(right[best_rule] >= TARGETS["count right (%)"]),
+            ],
+            "seconds for 180 s": [
+                round(float(speed.loc[best, "seconds"]), 2),
+                TARGETS["seconds for 180 s"],
+                bool(speed.loc[best, "seconds"] < TARGETS["seconds for 180 s"]),
+            ],
+        },
+    }
+    return report(f"separation-{args.preset}", result)
+
+
+if __name__ == "__main__":
+    main()
