@@ -127,3 +127,14 @@ def explorer(render: Callable[..., None], choices: dict[str, Sequence], static: 
         render,
         **{k: ipywidgets.Dropdown(options=list(v), description=k) for k, v in choices.items()},
     )
+
+
+def listen(signals: dict[str, np.ndarray], rate: int, title: str | None = None) -> None:
+    """Spectrograms of the named signals, then a player for each: the sound beside the
+    picture, wherever sound is the point."""
+    from IPython.display import display
+
+    spectrograms(signals, rate, title=title)
+    plt.show()
+    for label, x in signals.items():
+        display(audio_player(x, rate, label))

@@ -248,7 +248,7 @@ def train_or_load(
         out.mkdir(parents=True, exist_ok=True)
         (out / "preset.json").write_text(json.dumps(preset.to_dict(), indent=1))
         fit(preset, signals[n_valid:], signals[:n_valid], out, progress=progress)
-    model, payload = load_model(out / "best.pt")
+    model, payload = load_model(out / "best.pt", pick_device())  # the GPU when there is one
     return model, History(json.loads(history_file.read_text())), out
 
 
