@@ -267,3 +267,14 @@ def test_loudest_seconds_keeps_order_and_length():
     assert out.shape == (1, 2 * rate)
     assert np.all(out[:, :rate] == 2.0) and np.all(out[:, rate:] == 3.0)  # in time order
     assert nmf.loudest_seconds(x[:, : 2 * rate], rate, seconds=4).shape == (1, 2 * rate)
+
+
+def test_audio_player_of_silence_is_playable():
+    import warnings
+
+    from latentsep import plots
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division by zero on a silent clip
+        html = plots.audio_player(np.zeros((1, RATE), np.float32), RATE, "rest").data
+    assert "<audio" in html and "rest" in html

@@ -55,7 +55,9 @@ def audio_player(x: np.ndarray, rate: int, label: str | None = None, max_seconds
     page, so it plays offline; the cap keeps pages light)."""
     from IPython.display import HTML, Audio
 
-    audio = Audio(x[..., : int(max_seconds * rate)], rate=rate, normalize=True)
+    clip = x[..., : int(max_seconds * rate)]
+    # normalising silence divides by zero: a part that rests through the clip stays silent
+    audio = Audio(clip, rate=rate, normalize=bool(np.any(clip != 0)))
     if label is None:
         return audio
     return HTML(f"<p style='margin:0'><b>{label}</b></p>{audio._repr_html_()}")
