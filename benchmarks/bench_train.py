@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from common import report
 
+from latentsep import masks
 from latentsep.device import pick_device
 from latentsep.model import Autoencoder
 from latentsep.presets import get_preset
@@ -44,6 +45,12 @@ def main() -> dict:
     reconstruct(model, audio)
     t_inf = time.perf_counter() - t0
 
+    # a reference run in the same process, so machines can be compared: one STFT and
+    # inverse STFT of the same audio
+    t0 = time.perf_counter()
+    masks.apply_masks(audio, [np.ones(1)])
+    t_ref = time.perf_counter() - t0
+
     result = {
         "preset": args.preset,
         "device": str(dev),
@@ -53,6 +60,7 @@ def main() -> dict:
         "seconds per step": round(t_step, 3),
         "training audio s per s": round(p.train.batch_size * p.train.segment_seconds / t_step, 2),
         "inference x real time": round(args.seconds / t_inf, 1),
+        "inference / STFT round trip": round(t_inf / t_ref, 1),
     }
     return report(f"train-{args.preset}-{dev.type}", result)
 

@@ -29,7 +29,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: tqdm.auto draws widgets, raw JSON in a saved page
 
 from latentsep import scores, synth
 from latentsep.audio import save_audio

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: tqdm.auto draws widgets, raw JSON in a saved page
 
 from latentsep import losses
 from latentsep.audio import crop, random_start, resample

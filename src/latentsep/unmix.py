@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from openunmix import model as umx_model
 from openunmix import transforms, utils
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: tqdm.auto draws widgets, raw JSON in a saved page
 
 from latentsep.audio import crop, random_start, resample
 from latentsep.datasets import Track
