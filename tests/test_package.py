@@ -104,3 +104,22 @@ def test_record_round_trip(tmp_path):
     path = tmp_path / "nb.ipynb"
     nbformat.write(nb, path)
     assert report.recorded(path) == {"x": 1.5, "name": "kmeans"}
+
+
+def test_drop_stderr_keeps_everything_else(tmp_path):
+    import nbformat
+
+    from latentsep import book
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="progress 50%"),
+        nbformat.v4.new_output("stream", name="stdout", text="result"),
+    ]
+    nb.cells = [cell]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    book.drop_stderr(path)
+    outputs = nbformat.read(path, as_version=4).cells[0].outputs
+    assert [o["name"] for o in outputs] == ["stdout"]

@@ -86,7 +86,25 @@ def execute(
         )
     finally:
         unexecuted.unlink(missing_ok=True)
+    drop_stderr(output)
     return output
+
+
+def drop_stderr(path: Path) -> None:
+    """Remove stderr streams (progress bars, library warnings) from an executed notebook:
+    the book hides them anyway, but a cell whose only output was stderr would show an empty
+    output box."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [
+                o
+                for o in cell.outputs
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
+    nbformat.write(nb, path)
 
 
 def build(
