@@ -14,24 +14,13 @@ Usage: python benchmarks/bench_separation.py --preset cpu
 from __future__ import annotations
 
 import argparse
-import time
 
-import numpy as np
-from common import report
+from common import best_time, report, stft_round_trip
 
-from latentsep import evaluation, masks, metrics
+from latentsep import evaluation, metrics
 from latentsep.presets import get_preset
 
 TARGETS = {"median SI-SDRi (dB)": 8.0, "count right (%)": 80.0, "seconds for 180 s": 10.0}
-
-
-def best_time(fn, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> dict:
@@ -46,17 +35,12 @@ def main() -> dict:
     med = test.scores.groupby("method")["SI-SDRi (dB)"].median()
     best = med[evaluation.BEYOND_METHODS].idxmax()
 
-    counts = evaluation.count_sources(test.cases, test.model)
-    rules = counts.columns.drop(["track", "true"])
-    right = {r: 100 * float((counts[r] == counts["true"]).mean()) for r in rules}
+    accuracy = evaluation.count_accuracy(evaluation.count_sources(test.cases, test.model))
+    right = accuracy["right (%)"].drop("always the most common count").to_dict()
     best_rule = max(right, key=right.get)
 
     speed = evaluation.speed(test.cases, evaluation.BEYOND_METHODS, test.model, args.seconds)
-    long = np.tile(
-        test.cases[0].mixture,
-        (1, int(np.ceil(args.seconds * test.cases[0].rate / test.cases[0].mixture.shape[-1]))),
-    )
-    t_stft = best_time(lambda: masks.apply_masks(long, [np.ones(1)]))
+    t_stft = stft_round_trip(evaluation.long_excerpt(test.cases, args.seconds))
 
     case = test.cases[0]
     refs = list(case.references.values())
@@ -68,7 +52,7 @@ def main() -> dict:
         "test tracks": len(test.cases),
         "median SI-SDRi (dB)": {m: round(float(v), 2) for m, v in med.items()},
         "best unsupervised method": best,
-        "count right (%)": {r: round(v, 1) for r, v in right.items()},
+        "count right (%)": accuracy["right (%)"].round(1).to_dict(),
         "best counting rule": best_rule,
         f"seconds for {args.seconds:g} s": speed["seconds"].round(2).to_dict(),
         "× STFT round trip": (speed["seconds"] / t_stft).round(1).to_dict(),
@@ -87,10 +71,13 @@ def main() -> dict:
                 TARGETS["count right (%)"],
                 bool(right[best_rule] >= TARGETS["count right (%)"]),
             ],
-            "seconds for 180 s": [
+            # the speed target is for a 3-minute track: judged only when that is what ran
+            f"seconds for {args.seconds:g} s": [
                 round(float(speed.loc[best, "seconds"]), 2),
-                TARGETS["seconds for 180 s"],
-                bool(speed.loc[best, "seconds"] < TARGETS["seconds for 180 s"]),
+                TARGETS["seconds for 180 s"] if args.seconds == 180 else None,
+                bool(speed.loc[best, "seconds"] < TARGETS["seconds for 180 s"])
+                if args.seconds == 180
+                else None,
             ],
         },
     }

@@ -13,9 +13,8 @@ import time
 
 import numpy as np
 import torch
-from common import report
+from common import report, stft_round_trip
 
-from latentsep import masks
 from latentsep.device import pick_device
 from latentsep.model import Autoencoder
 from latentsep.presets import get_preset
@@ -45,11 +44,7 @@ def main() -> dict:
     reconstruct(model, audio)
     t_inf = time.perf_counter() - t0
 
-    # a reference run in the same process, so machines can be compared: one STFT and
-    # inverse STFT of the same audio
-    t0 = time.perf_counter()
-    masks.apply_masks(audio, [np.ones(1)])
-    t_ref = time.perf_counter() - t0
+    t_ref = stft_round_trip(audio)
 
     result = {
         "preset": args.preset,

@@ -69,7 +69,6 @@ def execute(
     from latentsep.plots import STATIC_ENV
 
     os.environ[STATIC_ENV] = "1"
-    os.environ["TQDM_DISABLE"] = "1"  # progress bars are noise in a saved page
 
     output.parent.mkdir(parents=True, exist_ok=True)
     unexecuted = output.with_suffix(".input.ipynb")

@@ -126,7 +126,7 @@ def _separate(args: argparse.Namespace, preset: Preset) -> int:
         sep = separation.separate(
             x, model, args.method, args.n_sources, rate=rate, seed=args.seed, name=args.audio
         )
-    except (audio.AudioError, ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError) as err:  # AudioError is a ValueError
         print(f"latentsep: {err}", file=sys.stderr)
         return 2
     out = Path(args.out)

@@ -27,7 +27,7 @@ def _nearest_centre(x: np.ndarray, fitted: np.ndarray, labels: np.ndarray) -> np
     return ids[np.argmin(d, axis=1)]
 
 
-def _dbscan(x: np.ndarray, seed: int) -> np.ndarray:
+def _dbscan(x: np.ndarray) -> np.ndarray:
     # eps from the data: the median distance to the 10th neighbour, so that DBSCAN finds
     # dense regions in any latent space (sklearn's default eps=0.5 labels all noise here).
     nn = NearestNeighbors(n_neighbors=min(10, len(x) - 1)).fit(x)
@@ -47,7 +47,7 @@ def cluster(x: np.ndarray, method: str, k: int | None, seed: int = 0) -> np.ndar
         raise ValueError(f"unknown clustering method {method!r}; choose one of {METHODS}")
     x = np.asarray(x, np.float64)
     if method == "dbscan":
-        labels = _dbscan(x, seed)
+        labels = _dbscan(x)
     else:
         if k is None or k < 1:
             raise ValueError(f"{method} needs the number of clusters k >= 1, got {k}")

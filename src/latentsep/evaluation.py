@@ -20,11 +20,11 @@ from tqdm import tqdm  # text bars: tqdm.auto draws widgets, raw JSON in a saved
 from latentsep import masks, metrics, separation
 from latentsep.model import Autoencoder
 from latentsep.paths import atomic_write
-from latentsep.presets import ModelConfig
+from latentsep.presets import ModelConfig, Preset
 from latentsep.train import prepare
 
 #: Bump when a change to the code changes the numbers, so cached tables are recomputed.
-EVALUATION_VERSION = 1
+EVALUATION_VERSION = 2
 
 
 @dataclass
@@ -180,14 +180,38 @@ def count_sources(
     return pd.DataFrame(rows)
 
 
+def count_accuracy(counts: pd.DataFrame) -> pd.DataFrame:
+    """Per counting rule of :func:`count_sources`: how often it is right and the mean count
+    it finds, beside the baseline of always answering the most common true count."""
+    rules = counts.columns.drop(["track", "true"])
+    table = pd.DataFrame(
+        {
+            "right (%)": [100 * float((counts[r] == counts["true"]).mean()) for r in rules],
+            "mean found": [float(counts[r].mean()) for r in rules],
+        },
+        index=rules,
+    )
+    common = counts["true"].mode().iloc[0]
+    table.loc["always the most common count"] = [
+        100 * float((counts["true"] == common).mean()),
+        float(common),
+    ]
+    return table
+
+
+def long_excerpt(cases: list[Case], seconds: float) -> np.ndarray:
+    """The cases' stems end to end, looped up to ``seconds``: a long track for timing."""
+    joined = np.concatenate([c.mixture for c in cases], axis=-1)
+    n = int(seconds * cases[0].rate)
+    return np.tile(joined, (1, -(-n // joined.shape[-1])))[:, :n]
+
+
 def speed(
     cases: list[Case], names, model: Autoencoder | None, seconds: float = 180.0, seed: int = 0
 ) -> pd.DataFrame:
-    """Wall-clock time of each method on one long excerpt: the test stems end to end (looped
-    up to ``seconds``), separated into 3 sources."""
-    joined = np.concatenate([c.mixture for c in cases], axis=-1)
-    n = int(seconds * cases[0].rate)
-    x = np.tile(joined, (1, -(-n // joined.shape[-1])))[:, :n]
+    """Wall-clock time of each method on a :func:`long_excerpt` of ``seconds``, separated
+    into 3 sources."""
+    x = long_excerpt(cases, seconds)
     rows = []
     for name in names:
         sep = separation.separate(x, model, name, 3, seed=seed, name=f"{seconds:g} s excerpt")
@@ -212,7 +236,7 @@ class TestSet:
 
 
 def evaluate_test_set(
-    base,
+    base: Preset,
     methods,
     model_variant: dict | None = None,
     n_tracks: int = 0,

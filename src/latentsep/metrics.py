@@ -130,12 +130,10 @@ def hoyer_sparsity(values: np.ndarray) -> float:
 
 def power_spectrum(x: np.ndarray, n_fft: int = 2048) -> np.ndarray:
     """Time-averaged power spectrum of the channel mean (Hann, 75 % overlap)."""
-    from scipy.signal import stft
+    from latentsep.masks import spectrogram
 
-    mono = np.asarray(x, np.float64)
-    mono = mono.mean(axis=0) if mono.ndim == 2 else mono
-    _, _, z = stft(mono, nperseg=min(n_fft, mono.size), boundary=None)
-    return np.mean(np.abs(z) ** 2, axis=-1)
+    mono = np.atleast_2d(np.asarray(x, np.float64)).mean(axis=0, keepdims=True)
+    return np.mean(np.abs(spectrogram(mono, n_fft, n_fft // 4)[0]) ** 2, axis=-1)
 
 
 def cluster_statistics(mixture: np.ndarray, sources: list[np.ndarray]) -> dict[str, float]:

@@ -47,10 +47,18 @@ def decompose(
     return nmf.fit_transform(v), nmf.components_
 
 
-def component_sources(mixture: np.ndarray, w: np.ndarray, h: np.ndarray) -> list[np.ndarray]:
-    """The mixture split into one signal per NMF component (ratio masks)."""
-    parts = [np.outer(w[:, i], h[i]) for i in range(w.shape[1])]
+def grouped_sources(
+    mixture: np.ndarray, w: np.ndarray, h: np.ndarray, labels: np.ndarray, n: int
+) -> list[np.ndarray]:
+    """The mixture shared among ``n`` sources, source ``g`` being the components labelled
+    ``g`` (ratio masks of their ``W_g H_g``)."""
+    parts = [w[:, labels == g] @ h[labels == g] for g in range(n)]
     return masks.apply_masks(mixture, masks.ratio_masks(parts, power=1.0))
+
+
+def component_sources(mixture: np.ndarray, w: np.ndarray, h: np.ndarray) -> list[np.ndarray]:
+    """The mixture split into one signal per NMF component."""
+    return grouped_sources(mixture, w, h, np.arange(w.shape[1]), w.shape[1])
 
 
 def loudest_seconds(x: np.ndarray, rate: int, seconds: float = 4.0) -> np.ndarray:
@@ -98,8 +106,7 @@ def separate(
     if n_sources is None:
         n_sources = clustering.choose_k(feats, [k for k in ks if k < n_components], seed=seed)
     labels = KMeans(n_sources, n_init=4, random_state=seed).fit_predict(feats)
-    parts = [w[:, labels == c] @ h[labels == c] for c in range(n_sources)]
-    return masks.apply_masks(mixture, masks.ratio_masks(parts, power=1.0)), labels
+    return grouped_sources(mixture, w, h, labels, n_sources), labels
 
 
 def oracle_grouping(
@@ -115,5 +122,4 @@ def oracle_grouping(
     labels = np.array(
         [np.argmax([np.dot(c.ravel(), r.ravel()) for r in references]) for c in comps]
     )
-    parts = [w[:, labels == j] @ h[labels == j] for j in range(len(references))]
-    return masks.apply_masks(mixture, masks.ratio_masks(parts, power=1.0))
+    return grouped_sources(mixture, w, h, labels, len(references))

@@ -103,7 +103,7 @@ def separate(
     if model is not None:
         x = prepare([x], rate, model.cfg)[0]
         rate = model.cfg.sample_rate
-    if not np.any(np.abs(x) > 1e-6):
+    if not np.any(np.abs(x) > 1e-6):  # e.g. stereo with L = -R, mixed down to mono
         raise AudioError(f"{name}: is silent (nothing to separate)")
     labels: np.ndarray | None
     if method == "nmf":
