@@ -14,7 +14,8 @@ from pathlib import Path
 
 from common import report
 
-from latentsep import embedded
+from latentsep import pipeline
+from latentsep.data import render as embedded
 from latentsep.presets import get_preset
 
 
@@ -39,7 +40,8 @@ def main() -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        embedded.build(cfg, Path(tmp) / "ds", progress=False)
+        key = pipeline.dataset_artifact(cfg).key
+        embedded.build(cfg, Path(tmp) / "ds", key, progress=False)
         t_build = time.perf_counter() - t0
 
     tracks = cfg.n_train + cfg.n_test

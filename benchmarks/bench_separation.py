@@ -17,10 +17,11 @@ import argparse
 
 from common import best_time, report, stft_round_trip
 
-from latentsep import evaluation, metrics
+from latentsep import pipeline
+from latentsep.evaluation import metrics, scoring
 from latentsep.presets import get_preset
 
-TARGETS = {"median SI-SDRi (dB)": 8.0, "count right (%)": 80.0, "seconds for 180 s": 10.0}
+TARGETS = scoring.TARGETS
 
 
 def main() -> dict:
@@ -29,18 +30,18 @@ def main() -> dict:
     parser.add_argument("--seconds", type=float, default=180.0)
     args = parser.parse_args()
     base = get_preset(args.preset)
-    test = evaluation.evaluate_test_set(
-        base, evaluation.BEYOND_METHODS, nmf_ceiling=True, progress=False
+    test = pipeline.evaluate_test_set(
+        base, scoring.BEYOND_METHODS, nmf_ceiling=True, progress=False
     )
-    med = test.scores.groupby("method")["SI-SDRi (dB)"].median()
-    best = med[evaluation.BEYOND_METHODS].idxmax()
+    med = scoring.median_by_method(test.scores)
+    best = med[scoring.BEYOND_METHODS].idxmax()
 
-    accuracy = evaluation.count_accuracy(evaluation.count_sources(test.cases, test.model))
+    accuracy = scoring.count_accuracy(scoring.count_sources(test.cases, test.model))
     right = accuracy["right (%)"].drop("always the most common count").to_dict()
     best_rule = max(right, key=right.get)
 
-    speed = evaluation.speed(test.cases, evaluation.BEYOND_METHODS, test.model, args.seconds)
-    t_stft = stft_round_trip(evaluation.long_excerpt(test.cases, args.seconds))
+    speed = scoring.speed(test.cases, scoring.BEYOND_METHODS, test.model, args.seconds)
+    t_stft = stft_round_trip(scoring.long_excerpt(test.cases, args.seconds))
 
     case = test.cases[0]
     refs = list(case.references.values())

@@ -16,10 +16,10 @@ import torch
 from common import report, stft_round_trip
 
 from latentsep.device import pick_device
-from latentsep.model import Autoencoder
+from latentsep.evaluation.reconstruction import reconstruct
+from latentsep.models.autoencoder import Autoencoder
+from latentsep.models.training import seconds_per_step
 from latentsep.presets import get_preset
-from latentsep.reconstruct import reconstruct
-from latentsep.train import seconds_per_step
 
 
 def main() -> dict:

@@ -33,6 +33,6 @@ def best_time(fn: Callable[[], object], repeat: int = 3) -> float:
 def stft_round_trip(x: np.ndarray) -> float:
     """Seconds for one STFT and inverse STFT of ``x``: the same-process reference that
     speeds are divided by, so that machines can be compared."""
-    from latentsep import masks
+    from latentsep.separation import masks
 
     return best_time(lambda: masks.apply_masks(x, [np.ones(1)]))

@@ -26,8 +26,8 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def smoke_book(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every chapter executed with the smoke preset and the HTML book built, like
     ``make book PRESET=smoke`` but in a temporary copy of book/."""
-    from latentsep import book
+    from latentsep.book import build
 
     folder = tmp_path_factory.mktemp("smoke-book") / "book"
-    book.build("smoke", book_dir=folder)
+    build.build("smoke", book_dir=folder)
     return folder

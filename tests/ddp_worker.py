@@ -6,13 +6,13 @@ from pathlib import Path
 import numpy as np
 import torch.distributed as dist
 
-from latentsep import train
+from latentsep.models import training
 from latentsep.presets import get_preset
 
 out = Path(sys.argv[1])
 preset = get_preset("smoke", {"train.epochs": 2, "train.batch_size": 2})
 rng = np.random.default_rng(0)
 signals = [rng.standard_normal((1, 16000)).astype(np.float32) * 0.1 for _ in range(6)]
-history = train.fit(preset, signals[1:], signals[:1], out, progress=False)
+history = training.fit(preset, signals[1:], signals[:1], out, progress=False)
 (out / f"rank{dist.get_rank()}.txt").write_text(f"{len(history.epochs)}")
 dist.destroy_process_group()

@@ -12,17 +12,23 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from latentsep import datasets, embedded
+from latentsep import pipeline
 from latentsep.audio import AudioError, check_audio, load_audio, save_audio
-from latentsep.datasets import DatasetError
+from latentsep.data import musdb as reader
+from latentsep.data import render
+from latentsep.data.musdb import DatasetError
 from latentsep.presets import get_preset
 
 CFG = get_preset("smoke").data
 
 
+def key(cfg) -> str:
+    return pipeline.dataset_artifact(cfg).key
+
+
 @pytest.fixture(scope="session")
 def smoke_root(data_root: Path) -> Path:
-    return embedded.build(CFG, progress=False)
+    return pipeline.dataset(CFG, progress=False)
 
 
 @pytest.fixture
@@ -35,32 +41,32 @@ def track_copy(smoke_root: Path, tmp_path: Path) -> Path:
 
 
 def test_same_seed_gives_bit_identical_files(smoke_root: Path, tmp_path: Path):
-    again = embedded.build(CFG, tmp_path / "again", progress=False)
-    a = embedded.load_manifest(smoke_root)["files"]
-    b = embedded.load_manifest(again)["files"]
+    again = render.build(CFG, tmp_path / "again", key(CFG), progress=False)
+    a = render.load_manifest(smoke_root)["files"]
+    b = render.load_manifest(again)["files"]
     assert a == b and len(a) > 6 * 5
 
 
 def test_other_seed_differs(tmp_path: Path):
     cfg = get_preset("smoke", {"data.seed": 1, "data.n_train": 1, "data.n_test": 1}).data
     base = get_preset("smoke", {"data.n_train": 1, "data.n_test": 1}).data
-    a = embedded.load_manifest(embedded.build(cfg, tmp_path / "a", progress=False))
-    b = embedded.load_manifest(embedded.build(base, tmp_path / "b", progress=False))
+    a = render.load_manifest(render.build(cfg, tmp_path / "a", key(cfg), progress=False))
+    b = render.load_manifest(render.build(base, tmp_path / "b", key(base), progress=False))
     assert a["files"] != b["files"]
 
 
 def test_matching_manifest_is_reused(smoke_root: Path, monkeypatch):
-    monkeypatch.setattr(embedded, "plan", lambda cfg: pytest.fail("should not re-render"))
-    assert embedded.build(CFG, progress=False) == smoke_root
-    assert embedded.build(CFG, progress=False, verify=True) == smoke_root
+    monkeypatch.setattr(render, "plan", lambda cfg: pytest.fail("should not re-render"))
+    assert pipeline.dataset(CFG, progress=False) == smoke_root
+    assert render.build(CFG, smoke_root, key(CFG), progress=False, verify=True) == smoke_root
 
 
 def test_damaged_build_is_rebuilt(tmp_path: Path):
     cfg = get_preset("smoke", {"data.n_train": 1, "data.n_test": 1}).data
-    root = embedded.build(cfg, tmp_path / "d", progress=False)
+    root = render.build(cfg, tmp_path / "d", key(cfg), progress=False)
     victim = next(root.rglob("bass.wav"))
     victim.write_bytes(b"broken")
-    embedded.build(cfg, root, progress=False)
+    render.build(cfg, root, key(cfg), progress=False)
     assert sf.info(str(victim)).frames == int(cfg.excerpt_seconds * cfg.sample_rate)
 
 
@@ -73,11 +79,11 @@ def test_interrupted_build_leaves_nothing(tmp_path: Path, monkeypatch):
             raise KeyboardInterrupt
         return real(spec, piece, cfg)
 
-    real = embedded.render_track
-    monkeypatch.setattr(embedded, "render_track", explode)
+    real = render.render_track
+    monkeypatch.setattr(render, "render_track", explode)
     cfg = get_preset("smoke", {"data.n_train": 2, "data.n_test": 1}).data
     with pytest.raises(KeyboardInterrupt):
-        embedded.build(cfg, tmp_path / "x", progress=False)
+        render.build(cfg, tmp_path / "x", key(cfg), progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -92,12 +98,12 @@ def test_musdb_reads_the_layout(smoke_root: Path):
 
 def test_stems_sum_to_mixture(smoke_root: Path):
     for subset in ("train", "test"):
-        for t in datasets.load_tracks(smoke_root, subset):
-            total = sum(t.stems[s] for s in datasets.STEMS)
+        for t in reader.load_tracks(smoke_root, subset):
+            total = sum(t.stems[s] for s in reader.STEMS)
             np.testing.assert_allclose(total, t.mixture, atol=1e-6)
             np.testing.assert_allclose(sum(t.other_parts.values()), t.stems["other"], atol=1e-6)
             assert CFG.min_other <= len(t.other_parts) <= CFG.max_other
-            assert np.abs(t.mixture).max() <= embedded.PEAK + 1e-6
+            assert np.abs(t.mixture).max() <= render.PEAK + 1e-6
             for name, x in t.other_parts.items():
                 assert np.sqrt(np.mean(x**2)) > 1e-3, f"{t.name}: {name} is (nearly) silent"
 
@@ -114,15 +120,15 @@ def test_metadata_describes_each_track(smoke_root: Path):
 
 
 def test_split_is_by_work(smoke_root: Path):
-    tracks = embedded.load_manifest(smoke_root)["tracks"]
+    tracks = render.load_manifest(smoke_root)["tracks"]
     groups = {
-        s: {embedded.piece_group(t["piece"]) for t in tracks if t["subset"] == s}
+        s: {render.piece_group(t["piece"]) for t in tracks if t["subset"] == s}
         for s in ("train", "test")
     }
     assert groups["train"] and groups["test"] and not groups["train"] & groups["test"]
     # the split of a piece does not depend on how many tracks are asked for
     bigger = get_preset("smoke", {"data.n_train": 40}).data
-    assert all(embedded.piece_subset(t["piece"], bigger) == t["subset"] for t in tracks)
+    assert all(render.piece_subset(t["piece"], bigger) == t["subset"] for t in tracks)
 
 
 # --- bad input -------------------------------------------------------------------------
@@ -130,45 +136,45 @@ def test_split_is_by_work(smoke_root: Path):
 
 def test_missing_root_is_named(tmp_path: Path):
     with pytest.raises(DatasetError, match="MUSDB root does not exist"):
-        datasets.open_db(tmp_path / "nowhere", "test")
+        reader.open_db(tmp_path / "nowhere", "test")
 
 
 def test_no_root_without_download():
     with pytest.raises(DatasetError, match="MUSDB_PATH"):
-        datasets.open_db(None, "test")
+        reader.open_db(None, "test")
 
 
 def test_missing_stem_is_named(track_copy: Path):
     (track_copy / "bass.wav").unlink()
     with pytest.raises(DatasetError, match=r"bass\.wav: missing stem 'bass'"):
-        datasets.open_db(track_copy.parents[1], "test")
+        reader.open_db(track_copy.parents[1], "test")
 
 
 def test_unreadable_stem_is_named(track_copy: Path):
     (track_copy / "drums.wav").write_text("this is not audio")
     with pytest.raises(DatasetError, match=r"drums\.wav: not a readable audio file"):
-        datasets.open_db(track_copy.parents[1], "test")
+        reader.open_db(track_copy.parents[1], "test")
 
 
 def test_stems_of_different_length(track_copy: Path):
     x, rate = sf.read(track_copy / "vocals.wav")
     sf.write(track_copy / "vocals.wav", x[:-100], rate, subtype="FLOAT")
     with pytest.raises(DatasetError, match="different lengths"):
-        datasets.open_db(track_copy.parents[1], "test")
+        reader.open_db(track_copy.parents[1], "test")
 
 
 def test_stems_of_different_rate(track_copy: Path):
     x, rate = sf.read(track_copy / "vocals.wav")
     sf.write(track_copy / "vocals.wav", x, rate * 2, subtype="FLOAT")
     with pytest.raises(DatasetError, match="different sample rates"):
-        datasets.open_db(track_copy.parents[1], "test")
+        reader.open_db(track_copy.parents[1], "test")
 
 
 def test_silent_source_stem_warns(track_copy: Path):
     x, rate = sf.read(track_copy / "vocals.wav")
     sf.write(track_copy / "vocals.wav", np.zeros_like(x), rate, subtype="FLOAT")
     with pytest.warns(UserWarning, match="stem 'vocals' is silent"):
-        datasets.load_tracks(track_copy.parents[1], "test")
+        reader.load_tracks(track_copy.parents[1], "test")
 
 
 def test_silent_mixture_is_an_error(track_copy: Path):
@@ -176,7 +182,7 @@ def test_silent_mixture_is_an_error(track_copy: Path):
     sf.write(track_copy / "mixture.wav", np.zeros_like(x), rate, subtype="FLOAT")
     with pytest.raises(AudioError, match=r"mixture: is silent"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        datasets.load_tracks(track_copy.parents[1], "test")
+        reader.load_tracks(track_copy.parents[1], "test")
 
 
 def test_nan_in_stem_is_an_error(track_copy: Path):
@@ -184,7 +190,7 @@ def test_nan_in_stem_is_an_error(track_copy: Path):
     x[10] = np.nan
     sf.write(track_copy / "other.wav", x, rate, subtype="FLOAT")
     with pytest.raises(AudioError, match=r"other: contains NaN"):
-        datasets.load_tracks(track_copy.parents[1], "test")
+        reader.load_tracks(track_copy.parents[1], "test")
 
 
 @pytest.mark.parametrize(
@@ -233,17 +239,17 @@ def test_real_musdb18_stem_mp4_layout(tmp_path: Path):
         name: 0.2 * np.sin(2 * np.pi * f * t)
         for name, f in (("drums", 110), ("bass", 220), ("other", 440), ("vocals", 880))
     }
-    stems = [sum(tones.values())] + [tones[s] for s in datasets.STEMS]
+    stems = [sum(tones.values())] + [tones[s] for s in reader.STEMS]
     data = np.stack([np.stack([s, s], axis=1) for s in stems]).astype(np.float32)
     path = tmp_path / "test" / "Fixture - Tones.stem.mp4"
     path.parent.mkdir(parents=True)
     stempeg.write_stems(
         str(path), data, sample_rate=rate, writer=stempeg.StreamsWriter(codec="aac", bitrate=192000)
     )
-    (track,) = datasets.load_tracks(tmp_path, "test")
+    (track,) = reader.load_tracks(tmp_path, "test")
     assert track.name == "Fixture - Tones" and track.rate == rate
     assert track.other_parts == {}  # MUSDB18 has no ground truth inside "other"
-    for stem in datasets.STEMS:
+    for stem in reader.STEMS:
         x = track.stems[stem][0, 4096:40000]
         ref = tones[stem][4096:40000]
         best = max(np.corrcoef(x[k : k + 30000], ref[:30000])[0, 1] for k in range(0, 3000, 1))

@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from latentsep import losses, reconstruct, train
+from latentsep import pipeline
 from latentsep.audio import AudioError
-from latentsep.metrics import reconstruction_metrics
-from latentsep.model import Autoencoder
+from latentsep.evaluation import reconstruction
+from latentsep.evaluation.metrics import reconstruction_metrics
+from latentsep.models import losses, training
+from latentsep.models.autoencoder import Autoencoder
 from latentsep.presets import get_preset
 
 SMOKE = get_preset("smoke")
@@ -93,7 +95,7 @@ def _signals(n=6, length=16000, seed=0):
 def test_loss_decreases_on_a_tiny_fixture(tmp_path: Path):
     preset = get_preset("smoke", {"train.epochs": 12, "train.batch_size": 5, "train.lr": 3e-3})
     signals = _signals()
-    history = train.fit(preset, signals[1:], signals[:1], tmp_path, progress=False)
+    history = training.fit(preset, signals[1:], signals[:1], tmp_path, progress=False)
     loss = [e["loss"] for e in history.epochs]
     assert loss[-1] < 0.7 * loss[0], loss
 
@@ -101,9 +103,9 @@ def test_loss_decreases_on_a_tiny_fixture(tmp_path: Path):
 def test_resume_continues_identically(tmp_path: Path):
     preset = get_preset("smoke", {"train.epochs": 3, "model.latent": "vae"})
     signals = _signals()
-    full = train.fit(preset, signals[1:], signals[:1], tmp_path / "a", progress=False)
-    train.fit(preset, signals[1:], signals[:1], tmp_path / "b", progress=False, max_epochs=1)
-    resumed = train.fit(preset, signals[1:], signals[:1], tmp_path / "b", progress=False)
+    full = training.fit(preset, signals[1:], signals[:1], tmp_path / "a", progress=False)
+    training.fit(preset, signals[1:], signals[:1], tmp_path / "b", progress=False, max_epochs=1)
+    resumed = training.fit(preset, signals[1:], signals[:1], tmp_path / "b", progress=False)
 
     def strip(h):
         return [{k: v for k, v in e.items() if k != "seconds"} for e in h.epochs]
@@ -116,22 +118,22 @@ def test_resume_continues_identically(tmp_path: Path):
 
 
 def test_train_or_load_reuses_a_finished_model(tmp_path: Path, monkeypatch):
-    from latentsep.datasets import Track
+    from latentsep.data.musdb import Track
 
     preset = get_preset("smoke", {"train.epochs": 1})
     tracks = [Track(f"t{i}", "train", 16000, {"other": x}) for i, x in enumerate(_signals())]
-    m1, h1, out1 = train.train_or_load(preset, tracks, "k", tmp_path, progress=False)
-    monkeypatch.setattr(train, "fit", lambda *a, **k: pytest.fail("retrained"))
-    m2, h2, out2 = train.train_or_load(preset, tracks, "k", tmp_path, progress=False)
+    m1, h1, out1 = pipeline.train_or_load(preset, tracks, tmp_path / "k", progress=False)
+    monkeypatch.setattr(training, "fit", lambda *a, **k: pytest.fail("retrained"))
+    m2, h2, out2 = pipeline.train_or_load(preset, tracks, tmp_path / "k", progress=False)
     assert out1 == out2 and h1.epochs == h2.epochs
     x = _signals(1, 5000)[0]
-    assert np.array_equal(reconstruct.reconstruct(m1, x), reconstruct.reconstruct(m2, x))
+    assert np.array_equal(reconstruction.reconstruct(m1, x), reconstruction.reconstruct(m2, x))
 
 
 def test_chunked_reconstruction_matches_length():
     model = Autoencoder(SMOKE.model).eval()
     x = _signals(1, 12345)[0]
-    y = reconstruct.reconstruct(model, x, chunk_seconds=0.3)
+    y = reconstruction.reconstruct(model, x, chunk_seconds=0.3)
     assert y.shape == x.shape and np.all(np.isfinite(y))
 
 
@@ -168,7 +170,7 @@ def test_two_process_gloo_ddp(tmp_path: Path):
 def test_trains_on_openunmix_estimates(tmp_path: Path):
     """train.target='openunmix' reads stage-1 estimates, not the ground truth."""
     from latentsep.audio import save_audio
-    from latentsep.datasets import Track
+    from latentsep.data.musdb import Track
 
     preset = get_preset("smoke", {"train.epochs": 1, "train.target": "openunmix"})
     sigs = _signals()
@@ -177,12 +179,12 @@ def test_trains_on_openunmix_estimates(tmp_path: Path):
     ]
     for t, x in zip(tracks, sigs, strict=True):
         save_audio(tmp_path / "est" / "train" / t.name / "other.wav", x, 16000)
-    got = train.targets(tracks, preset, tmp_path / "est")
+    got = pipeline.targets(tracks, preset, tmp_path / "est")
     assert all(np.allclose(a, b) for a, b in zip(got, sigs, strict=True))
     with pytest.raises(ValueError, match="needs the stage-1 estimates"):
-        train.targets(tracks, preset, None)
-    _, history, _ = train.train_or_load(
-        preset, tracks, "k", tmp_path / "m", estimates_root=tmp_path / "est", progress=False
+        pipeline.targets(tracks, preset, None)
+    _, history, _ = pipeline.train_or_load(
+        preset, tracks, tmp_path / "m" / "k", estimates_root=tmp_path / "est", progress=False
     )
     assert len(history.epochs) == 1
 

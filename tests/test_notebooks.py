@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from latentsep import book, cli, colab
+from latentsep import cli
+from latentsep.book import build as book
+from latentsep.book import colab
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = book.chapter_sources(ROOT / "notebooks")

@@ -5,7 +5,8 @@ import re
 import pytest
 
 import latentsep
-from latentsep import cli, presets, report
+from latentsep import cli, presets
+from latentsep.book import report
 from latentsep.presets import PresetError, get_preset
 
 
@@ -81,7 +82,7 @@ def test_cli_rejects_bad_override(capsys):
 
 
 def test_sweep_grid_parsing():
-    from latentsep import sweep
+    from latentsep.book import sweep
 
     grid = sweep.parse_grid(["seed=[0, 1]", 'methods=[["kmeans"], ["nmf"]]', "preset=cpu"])
     assert grid == {"seed": [0, 1], "methods": [["kmeans"], ["nmf"]], "preset": ["cpu"]}
@@ -97,7 +98,8 @@ def test_record_round_trip(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell(
-            "from latentsep import report\nreport.record('x', 1.5)\nreport.record('name', 'kmeans')"
+            "from latentsep.book import report\n"
+            "report.record('x', 1.5)\nreport.record('name', 'kmeans')"
         )
     ]
     NotebookClient(nb, kernel_name="python3").execute()
@@ -109,7 +111,7 @@ def test_record_round_trip(tmp_path):
 def test_drop_stderr_keeps_everything_else(tmp_path):
     import nbformat
 
-    from latentsep import book
+    from latentsep.book import build as book
 
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("x")

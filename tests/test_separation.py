@@ -9,11 +9,13 @@ import pytest
 import soundfile as sf
 import torch
 
-from latentsep import cli, clustering, latents, masks, metrics, nmf, separation
+from latentsep import cli, separation
 from latentsep.audio import AudioError
-from latentsep.model import Autoencoder
+from latentsep.evaluation import latent_space, metrics
+from latentsep.models.autoencoder import Autoencoder
+from latentsep.models.training import History, save_checkpoint
 from latentsep.presets import get_preset
-from latentsep.train import History, save_checkpoint
+from latentsep.separation import clustering, latents, masks, nmf
 
 RATE = 16000
 P = get_preset("smoke")
@@ -101,9 +103,9 @@ def test_frame_labels_follow_the_loudest_part():
     b = np.zeros_like(a)
     a[:, : hop * 8] = 1.0
     b[:, hop * 8 : hop * 16] = 0.5
-    labels, shares = latents.frame_labels({"a": a, "b": b}, hop, frames)
+    labels, shares = latent_space.frame_labels({"a": a, "b": b}, hop, frames)
     assert list(labels[:8]) == ["a"] * 8 and list(labels[8:16]) == ["b"] * 8
-    assert list(labels[16:]) == [latents.SILENCE] * 4
+    assert list(labels[16:]) == [latent_space.SILENCE] * 4
     assert np.allclose(shares[:, :16].sum(axis=0), 1.0)
 
 
@@ -272,7 +274,7 @@ def test_loudest_seconds_keeps_order_and_length():
 def test_audio_player_of_silence_is_playable():
     import warnings
 
-    from latentsep import plots
+    from latentsep.book import plots
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no division by zero on a silent clip

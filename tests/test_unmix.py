@@ -10,8 +10,10 @@ import torch
 from openunmix import model as umx_model
 from openunmix import utils
 
-from latentsep import datasets, embedded, unmix
-from latentsep.metrics import si_sdr, snr
+from latentsep import pipeline
+from latentsep.evaluation import scoring
+from latentsep.evaluation.metrics import si_sdr, snr
+from latentsep.models import openunmix as unmix
 from latentsep.presets import get_preset
 
 P = get_preset("smoke")
@@ -19,8 +21,7 @@ P = get_preset("smoke")
 
 @pytest.fixture(scope="module")
 def tracks(data_root: Path):
-    root = embedded.build(P.data, progress=False)
-    return datasets.load_tracks(root, "train"), datasets.load_tracks(root, "test")
+    return pipeline.tracks(P.data, "train"), pipeline.tracks(P.data, "test")
 
 
 def test_training_is_deterministic_and_finite(tracks):
@@ -36,23 +37,23 @@ def test_training_is_deterministic_and_finite(tracks):
 def test_separator_keeps_shape_and_caches(tracks, tmp_path: Path):
     train, test = tracks
     rate = P.data.sample_rate
-    first = unmix.get_separator(P.unmix, train, rate, tmp_path, "k", progress=False)
+    first = pipeline.stage1(P.unmix, train, rate, "k", progress=False)
     assert first.origin.startswith("trained here") and len(first.history) == P.unmix.epochs
-    again = unmix.get_separator(P.unmix, train, rate, tmp_path, "k", progress=False)
+    again = pipeline.stage1(P.unmix, train, rate, "k", progress=False)
     assert again.key == first.key and again.history == first.history  # loaded, not retrained
     est = unmix.separate_other(again.separator, test[0].mixture, rate)
     assert est.shape == test[0].mixture.shape and np.all(np.isfinite(est))
     out = unmix.write_estimates(
         again.separator, test[:1], rate, again.estimates_dir, progress=False
     )
-    assert out == tmp_path / again.key / "estimates"
+    assert out == again.folder / "estimates" and again.folder.name == again.key
     assert (out / "test" / test[0].name / "other.wav").is_file()
 
 
 def test_evaluation_table(tracks, tmp_path: Path):
     train, test = tracks
-    stage1 = unmix.get_separator(P.unmix, train, P.data.sample_rate, tmp_path, "k", progress=False)
-    table, est = unmix.evaluate(stage1.separator, test, P.data.sample_rate, progress=False)
+    stage1 = pipeline.stage1(P.unmix, train, P.data.sample_rate, "k", progress=False)
+    table, est = scoring.stage1_scores(stage1.separator, test, P.data.sample_rate, progress=False)
     assert set(table.method) == {"Open-Unmix", "mixture (no separation)"}
     assert len(table) == 2 * len(test) and np.isfinite(table.SDR).all()
     assert set(est) == {t.name for t in test}
@@ -76,7 +77,7 @@ def test_pretrained_path_loads_from_local_hub_cache(monkeypatch, tmp_path: Path)
         name = unmix.PRETRAINED_OTHER["umxhq"].rsplit("/", 1)[1]
         torch.save(net.state_dict(), hub / "checkpoints" / name)
         assert unmix.pretrained_cached("umxhq")
-        stage1 = unmix.get_separator(get_preset("smoke").unmix, [], 16000, tmp_path, "k")
+        stage1 = pipeline.stage1(get_preset("smoke").unmix, [], 16000, "k")
         assert stage1.origin.startswith("pretrained umxhq")
         assert int(stage1.separator.sample_rate) == 44100
         x = np.random.default_rng(0).standard_normal((2, 16000)).astype(np.float32) * 0.1

@@ -94,6 +94,19 @@ def resample(x: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
     return resample_poly(x, new_rate // g, orig_rate // g, axis=-1).astype(np.float32)
 
 
+def prepare(signals: list[np.ndarray], rate: int, fmt) -> list[np.ndarray]:
+    """Match audio to a model's format (``fmt`` has ``sample_rate`` and ``channels``, e.g. a
+    :class:`~latentsep.presets.ModelConfig`): resample, then mix down or duplicate channels.
+    Format conversion beside audio I/O, as EnCodec's ``convert_audio``."""
+    out = []
+    for x in signals:
+        x = resample(x, rate, fmt.sample_rate)
+        if x.shape[0] != fmt.channels:
+            x = x.mean(0, keepdims=True) if fmt.channels == 1 else np.repeat(x[:1], 2, axis=0)
+        out.append(np.ascontiguousarray(x, dtype=np.float32))
+    return out
+
+
 def save_audio(path: str | os.PathLike, x: np.ndarray, sample_rate: int) -> Path:
     """Write float32 WAV atomically (a temporary file renamed into place), byte-reproducibly."""
     path = Path(path)

@@ -51,17 +51,17 @@ def _book_args(p: argparse.ArgumentParser) -> None:
 
 @command("book", "execute the notebooks with papermill and build the HTML book", _book_args)
 def _book(args: argparse.Namespace, preset: Preset) -> int:
-    from latentsep import book
+    from latentsep.book import build
 
-    book.build(preset.name, chapters=args.chapter or None, html=not args.no_html)
+    build.build(preset.name, chapters=args.chapter or None, html=not args.no_html)
     return 0
 
 
 @command("data", "render the embedded dataset (reused when it already exists)")
 def _data(args: argparse.Namespace, preset: Preset) -> int:
-    from latentsep import embedded
+    from latentsep import pipeline
 
-    print(embedded.build(preset.data))
+    print(pipeline.dataset(preset.data))
     return 0
 
 
@@ -71,21 +71,21 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 @command("train", "train the autoencoder on the embedded dataset (or reuse it)", _train_args)
 def _train(args: argparse.Namespace, preset: Preset) -> int:
-    from latentsep import datasets, embedded, train
-    from latentsep.paths import data_dir
+    from latentsep import pipeline
+    from latentsep.data import musdb
+    from latentsep.models import training
 
-    rank, world = train.ddp_init()  # under torchrun: rank 0 renders the data, the others wait
+    rank, world = training.ddp_init()  # under torchrun: rank 0 renders the data, the others wait
     if rank == 0:
-        root = embedded.build(preset.data)
+        root = pipeline.dataset(preset.data)
     if world > 1:
-        train.dist.barrier()
-        root = embedded.build(preset.data, progress=False)
-    tracks = datasets.load_tracks(root, "train")
-    _, history, out = train.train_or_load(
+        training.dist.barrier()
+        root = pipeline.dataset(preset.data, progress=False)
+    tracks = musdb.load_tracks(root, "train")
+    _, history, out = pipeline.train_or_load(
         preset,
         tracks,
-        embedded.dataset_key(preset.data),
-        data_dir() / "models",
+        pipeline.autoencoder_artifact(preset).path,
         estimates_root=args.estimates,
     )
     best = min(history.epochs, key=lambda e: e["valid"])
@@ -95,11 +95,19 @@ def _train(args: argparse.Namespace, preset: Preset) -> int:
 
 
 def _separate_args(p: argparse.ArgumentParser) -> None:
-    from latentsep.separation import DEFAULT_METHOD, METHODS
+    from latentsep.separation import DEFAULT_METHOD, method_names
 
-    p.add_argument("audio", help="the audio file to separate (any format libsndfile reads)")
-    p.add_argument("--out", required=True, help="folder for source_1.wav, source_2.wav, ...")
-    p.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS)
+    p.add_argument(
+        "audio", nargs="?", help="the audio file to separate (any format libsndfile reads)"
+    )
+    p.add_argument("--out", help="folder for source_1.wav, source_2.wav, ...")
+    p.add_argument(
+        "--method",
+        default=DEFAULT_METHOD,
+        choices=method_names(references=False),
+        help="see --list-methods",
+    )
+    p.add_argument("--list-methods", action="store_true", help="list the methods and exit")
     p.add_argument("--n-sources", type=int, default=None, help="default: estimated")
     p.add_argument(
         "--model",
@@ -113,16 +121,23 @@ def _separate_args(p: argparse.ArgumentParser) -> None:
 def _separate(args: argparse.Namespace, preset: Preset) -> int:
     from pathlib import Path
 
-    from latentsep import audio, separation, train
+    from latentsep import audio, pipeline, separation
+    from latentsep.models import training
 
+    if args.list_methods:
+        print(separation.describe())
+        return 0
+    if not args.audio or not args.out:
+        print("latentsep: separate needs an audio file and --out", file=sys.stderr)
+        return 2
     try:
         x, rate = audio.load_audio(args.audio)
         if args.model:
-            model = train.load_model(Path(args.model))[0]
-        elif args.method in separation.BASELINES:
+            model = training.load_model(Path(args.model))[0]
+        elif not separation.get_method(args.method).needs_model:
             model = None
         else:
-            model = train.trained_model(preset)
+            model = pipeline.trained_model(preset)
         sep = separation.separate(
             x, model, args.method, args.n_sources, rate=rate, seed=args.seed, name=args.audio
         )
@@ -154,7 +169,7 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
 def _sweep(args: argparse.Namespace, preset: Preset) -> int:
     from pathlib import Path
 
-    from latentsep import sweep
+    from latentsep.book import sweep
     from latentsep.paths import repo_root
 
     source = Path(args.notebook)
@@ -179,7 +194,7 @@ def _sweep(args: argparse.Namespace, preset: Preset) -> int:
 
 @command("colab", "rewrite notebooks/colab/*.ipynb from the text notebooks")
 def _colab(args: argparse.Namespace, preset: Preset) -> int:
-    from latentsep import colab
+    from latentsep.book import colab
     from latentsep.paths import repo_root
 
     root = repo_root()
@@ -188,6 +203,17 @@ def _colab(args: argparse.Namespace, preset: Preset) -> int:
         return 2
     for path in colab.sync(root / "notebooks"):
         print(f"wrote {path.relative_to(root)}")
+    return 0
+
+
+@command("status", "list the preset's cached artifacts: key, size, time to make")
+def _status(args: argparse.Namespace, preset: Preset) -> int:
+    from latentsep import pipeline
+    from latentsep.paths import data_dir
+
+    table = pipeline.status(preset)
+    print(f"artifacts under {data_dir()} (preset {preset.name}):")
+    print(table.to_string(index=False))
     return 0
 
 

@@ -8,7 +8,6 @@ Runs are deterministic for a seed: each epoch's segments and noise come from
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -21,12 +20,16 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm  # text bars: tqdm.auto draws widgets, raw JSON in a saved page
 
-from latentsep import losses
-from latentsep.audio import crop, random_start, resample
+from latentsep.audio import crop, random_start
 from latentsep.device import pick_device
-from latentsep.model import Autoencoder
-from latentsep.paths import atomic_write, param_key
-from latentsep.presets import ModelConfig, Preset, TrainConfig, with_overrides
+from latentsep.models import losses
+from latentsep.models.autoencoder import Autoencoder
+from latentsep.paths import atomic_write
+from latentsep.presets import ModelConfig, Preset, TrainConfig
+
+#: Bump when a change to the training code changes the trained weights: it keys the
+#: cached autoencoders (:func:`latentsep.pipeline.autoencoder`).
+TRAINING_VERSION = 1
 
 
 @dataclass
@@ -36,17 +39,6 @@ class History:
     @property
     def best_valid(self) -> float:
         return min((e["valid"] for e in self.epochs), default=math.inf)
-
-
-def prepare(signals: list[np.ndarray], rate: int, cfg: ModelConfig) -> list[np.ndarray]:
-    """Match audio to the model: its sample rate and channel count (mix down / duplicate)."""
-    out = []
-    for x in signals:
-        x = resample(x, rate, cfg.sample_rate)
-        if x.shape[0] != cfg.channels:
-            x = x.mean(0, keepdims=True) if cfg.channels == 1 else np.repeat(x[:1], 2, axis=0)
-        out.append(np.ascontiguousarray(x, dtype=np.float32))
-    return out
 
 
 def segments(signals: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
@@ -196,96 +188,6 @@ def fit(
     if world > 1:
         dist.barrier()  # checkpoints are on disk before any rank reads them
     return history
-
-
-def model_key(preset: Preset, dataset_key: str) -> str:
-    return param_key(
-        {
-            "model": dataclasses.asdict(preset.model),
-            "train": dataclasses.asdict(preset.train),
-            "dataset": dataset_key,
-        }
-    )
-
-
-def targets(tracks, preset: Preset, estimates_root: Path | None = None) -> list[np.ndarray]:
-    """What the autoencoder learns to reconstruct: the ground-truth "other" stems, or the
-    Open-Unmix estimates written by stage 1 (``train.target``)."""
-    from latentsep.audio import load_audio
-
-    if preset.train.target == "truth":
-        signals = [t.stems["other"] for t in tracks]
-    else:
-        if estimates_root is None:
-            raise ValueError("train.target='openunmix' needs the stage-1 estimates folder")
-        signals = [
-            load_audio(Path(estimates_root) / t.subset / t.name / "other.wav")[0] for t in tracks
-        ]
-    return prepare(signals, tracks[0].rate, preset.model)
-
-
-def train_or_load(
-    preset: Preset,
-    tracks,
-    dataset_key: str,
-    models_dir: Path,
-    *,
-    estimates_root: Path | None = None,
-    progress: bool = True,
-) -> tuple[Autoencoder, History, Path]:
-    """The trained model for these parameters: reused when complete, else trained (resuming
-    an interrupted run). ``tracks`` are the train split; a share is held out to validate."""
-    out = Path(models_dir) / model_key(preset, dataset_key)
-    history_file = out / "history.json"
-    done = (
-        history_file.is_file() and len(json.loads(history_file.read_text())) >= preset.train.epochs
-    )
-    if not done:
-        signals = targets(tracks, preset, estimates_root)
-        n_valid = max(1, int(round(preset.train.valid_fraction * len(signals))))
-        if len(signals) - n_valid < 1:
-            raise ValueError(f"need at least 2 train tracks to hold one out, got {len(signals)}")
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "preset.json").write_text(json.dumps(preset.to_dict(), indent=1))
-        fit(preset, signals[n_valid:], signals[:n_valid], out, progress=progress)
-    model, payload = load_model(out / "best.pt", pick_device())  # the GPU when there is one
-    return model, History(json.loads(history_file.read_text())), out
-
-
-def train_variants(
-    base: Preset, variants: dict[str, dict] | None = None, progress: bool = True
-) -> dict[str, tuple[Autoencoder, History, Path]]:
-    """Each variant of ``base`` (name -> preset overrides) trained on the embedded dataset,
-    or reused: the models that the chapters share. With ``train.target=openunmix`` the
-    stage-1 estimates are computed (or reused) first."""
-    from latentsep import datasets, embedded, unmix
-    from latentsep.paths import data_dir
-
-    root = embedded.build(base.data, progress=progress)
-    tracks = datasets.load_tracks(root, "train")
-    key = embedded.dataset_key(base.data)
-    estimates_root = None
-    if base.train.target == "openunmix":  # the study's setting: learn Open-Unmix's estimates
-        rate = tracks[0].rate
-        stage1 = unmix.get_separator(base.unmix, tracks, rate, data_dir() / "openunmix", key)
-        estimates_root = unmix.write_estimates(stage1.separator, tracks, rate, stage1.estimates_dir)
-    out = {}
-    for name, fields in (variants or {"default": {}}).items():
-        preset = with_overrides(base, fields)
-        out[name] = train_or_load(
-            preset,
-            tracks,
-            key,
-            data_dir() / "models",
-            estimates_root=estimates_root,
-            progress=progress,
-        )
-    return out
-
-
-def trained_model(preset: Preset, progress: bool = True) -> Autoencoder:
-    """The preset's autoencoder, trained the first time and reused afterwards."""
-    return train_variants(preset, progress=progress)["default"][0]
 
 
 def seconds_per_step(preset: Preset, steps: int = 3, device: str | None = None) -> float:

@@ -22,7 +22,7 @@ def render_copy(source: Path) -> str:
     """The Colab .ipynb text for a MyST notebook (no outputs, stable formatting)."""
     import jupytext
 
-    from latentsep.book import KERNELSPEC
+    from latentsep.book.build import KERNELSPEC
 
     nb = jupytext.read(source)
     nb.metadata = {"kernelspec": KERNELSPEC, "accelerator": "GPU", "colab": {"provenance": []}}

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from latentsep import latents, metrics
-from latentsep.model import Autoencoder
-from latentsep.train import prepare
+from latentsep.audio import prepare
+from latentsep.evaluation import metrics
+from latentsep.models.autoencoder import Autoencoder
+from latentsep.separation import latents
 
 
 def reconstruct(model: Autoencoder, x: np.ndarray, chunk_seconds: float = 30.0) -> np.ndarray:

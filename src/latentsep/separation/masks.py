@@ -8,26 +8,10 @@ sources add back up to the mixture exactly and keep its phase.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import istft, stft
 
-N_FFT = 2048
-HOP = 512
+from latentsep.spectral import istft, stft
+
 EPS = 1e-10
-
-
-def spectrogram(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
-    """Complex STFT of ``(channels, samples)`` audio: ``(channels, freqs, frames)``."""
-    _, _, z = stft(x, nperseg=n_fft, noverlap=n_fft - hop, axis=-1)
-    return z
-
-
-def waveform(z: np.ndarray, length: int, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
-    """Inverse of :func:`spectrogram`, trimmed or padded to ``length`` samples."""
-    _, x = istft(z, nperseg=n_fft, noverlap=n_fft - hop, time_axis=-1, freq_axis=-2)
-    x = x[..., :length]
-    if x.shape[-1] < length:
-        x = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, length - x.shape[-1])])
-    return x.astype(np.float32)
 
 
 def ratio_masks(magnitudes: list[np.ndarray], power: float = 2.0) -> list[np.ndarray]:
@@ -41,17 +25,17 @@ def ratio_masks(magnitudes: list[np.ndarray], power: float = 2.0) -> list[np.nda
 
 def apply_masks(mixture: np.ndarray, masks: list[np.ndarray]) -> list[np.ndarray]:
     """The sources that the masks carve out of ``(channels, samples)`` mixture audio."""
-    z = spectrogram(mixture)
-    return [waveform(m * z, mixture.shape[-1]) for m in masks]
+    z = stft(mixture)
+    return [istft(m * z, mixture.shape[-1]) for m in masks]
 
 
 def wiener(mixture: np.ndarray, estimates: list[np.ndarray], power: float = 2.0):
     """Re-share the mixture among rough ``estimates`` by their spectral power: whatever the
     estimates got wrong in level or artefacts, the outputs are parts of the mixture itself."""
-    return apply_masks(mixture, ratio_masks([spectrogram(e) for e in estimates], power))
+    return apply_masks(mixture, ratio_masks([stft(e) for e in estimates], power))
 
 
 def ideal_ratio_mask(mixture: np.ndarray, references: list[np.ndarray]) -> list[np.ndarray]:
     """The oracle: ratio masks computed from the true sources (magnitude ratio, p = 1), the
     ceiling for any method that masks this STFT."""
-    return apply_masks(mixture, ratio_masks([spectrogram(r) for r in references], power=1.0))
+    return apply_masks(mixture, ratio_masks([stft(r) for r in references], power=1.0))

@@ -17,7 +17,8 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import NMF
 from sklearn.preprocessing import StandardScaler
 
-from latentsep import clustering, masks
+from latentsep.separation import clustering, masks
+from latentsep.spectral import stft
 
 N_COMPONENTS = 24
 
@@ -34,7 +35,7 @@ def decompose(
 ) -> tuple[np.ndarray, np.ndarray]:
     """KL-NMF of the channel-mean magnitude STFT: templates ``(freqs, components)`` and
     activations ``(components, frames)``."""
-    v = np.abs(masks.spectrogram(mixture)).mean(axis=0)
+    v = np.abs(stft(mixture)).mean(axis=0)
     nmf = NMF(
         n_components,
         beta_loss="kullback-leibler",
@@ -76,7 +77,7 @@ def latent_embeddings(model, mixture: np.ndarray, w: np.ndarray, h: np.ndarray) 
     """Each component's sound (its loudest 4 s) through the autoencoder's encoder: the
     energy-weighted mean and standard deviation of its latent frames,
     ``(components, 2 × dimension)``."""
-    from latentsep import latents
+    from latentsep.separation import latents
 
     rows = []
     for x in component_sources(mixture, w, h):

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from latentsep import book, report
+from latentsep.book import build, report
 from latentsep.paths import atomic_write
 
 
@@ -47,7 +47,7 @@ def _run(args: tuple[Path, Path, dict[str, Any]]) -> dict[str, Any]:
     start = time.perf_counter()
     row: dict[str, Any] = {"notebook": output.name}
     try:
-        book.execute(source, output, params)
+        build.execute(source, output, params)
         row.update(status="ok", error="")
         row.update(report.recorded(output))
     except Exception as err:  # one failed run must not lose the others' results

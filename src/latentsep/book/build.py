@@ -66,7 +66,7 @@ def execute(
     Widgets render statically: a saved notebook (the book's pages) has no kernel behind it."""
     import papermill
 
-    from latentsep.plots import STATIC_ENV
+    from latentsep.book.plots import STATIC_ENV
 
     os.environ[STATIC_ENV] = "1"
 

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import torch
 
-from latentsep.model import Latent
+from latentsep.models.autoencoder import Latent
 from latentsep.presets import TrainConfig
+from latentsep.spectral import torch_stft
 
 LOG_EPS = 1e-5
 
 
 def log_magnitude(x: torch.Tensor, n_fft: int) -> torch.Tensor:
     """log |STFT| of ``(batch, channels, samples)`` audio, Hann window, 75 % overlap."""
-    flat = x.reshape(-1, x.shape[-1]).float()
-    window = torch.hann_window(n_fft, device=x.device)
-    spec = torch.stft(flat, n_fft, hop_length=n_fft // 4, window=window, return_complex=True)
-    return torch.log(spec.abs() + LOG_EPS)
+    return torch.log(torch_stft(x, n_fft).abs() + LOG_EPS)
 
 
 def log_spectral_mse(x: torch.Tensor, y: torch.Tensor, fft_sizes=(512, 1024, 2048)) -> torch.Tensor:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from latentsep.spectral import power_spectrum, stft
+
 EPS = 1e-10
 
 
@@ -74,10 +76,9 @@ def cosine(reference: np.ndarray, estimate: np.ndarray) -> float:
 def spectral_mse(reference: np.ndarray, estimate: np.ndarray, n_fft: int = 2048) -> float:
     """MSE between natural-log magnitude spectrograms (Hann, 75 % overlap, log(|X| + 1e-5)),
     the log-spectrogram distance of the study's loss at its largest FFT size."""
-    from scipy.signal import stft
 
     def logmag(x):
-        _, _, z = stft(x, nperseg=n_fft, noverlap=n_fft * 3 // 4, boundary=None)
+        z = stft(x, n_fft, n_fft // 4, boundary=False)
         return np.log(np.abs(z) * n_fft / 2 + 1e-5)  # undo scipy's 1/sum(window) scaling
 
     return float(np.mean((logmag(reference) - logmag(estimate)) ** 2))
@@ -126,14 +127,6 @@ def hoyer_sparsity(values: np.ndarray) -> float:
         raise ValueError("Hoyer sparsity needs at least 2 values")
     ratio = v.sum() / (np.sqrt(np.sum(v**2)) + EPS)
     return float((np.sqrt(n) - ratio) / (np.sqrt(n) - 1))
-
-
-def power_spectrum(x: np.ndarray, n_fft: int = 2048) -> np.ndarray:
-    """Time-averaged power spectrum of the channel mean (Hann, 75 % overlap)."""
-    from latentsep.masks import spectrogram
-
-    mono = np.atleast_2d(np.asarray(x, np.float64)).mean(axis=0, keepdims=True)
-    return np.mean(np.abs(spectrogram(mono, n_fft, n_fft // 4)[0]) ** 2, axis=-1)
 
 
 def cluster_statistics(mixture: np.ndarray, sources: list[np.ndarray]) -> dict[str, float]:

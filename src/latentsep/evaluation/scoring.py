@@ -1,14 +1,15 @@
 """Scoring separation methods on test tracks against their ground-truth stems.
 
 A *case* is one test track's "other" stem and the instruments inside it, in the model's
-format. A *method* maps a case to a :class:`~latentsep.separation.Separation`. Results are
+format. A *method* maps a case to a :class:`~latentsep.separation.Separation`; every
+registered method of :mod:`latentsep.separation` (the oracles too) becomes one with
+:func:`methods_for`. Results are
 two tables, cached as CSV: ``scores`` (one row per track × method × true source) and
 ``runs`` (one row per track × method: sources found, time, the study's cluster statistics).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +18,26 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm  # text bars: tqdm.auto draws widgets, raw JSON in a saved page
 
-from latentsep import masks, metrics, separation
-from latentsep.model import Autoencoder
+from latentsep import separation
+from latentsep.audio import prepare
+from latentsep.evaluation import metrics
+from latentsep.models.autoencoder import Autoencoder
 from latentsep.paths import atomic_write
-from latentsep.presets import ModelConfig, Preset
-from latentsep.train import prepare
+from latentsep.presets import ModelConfig
 
 #: Bump when a change to the code changes the numbers, so cached tables are recomputed.
 EVALUATION_VERSION = 2
+
+#: The targets the book and the benchmarks measure against (issue 6, then issue 12).
+TARGETS = {"median SI-SDRi (dB)": 8.0, "count right (%)": 80.0, "seconds for 180 s": 10.0}
+
+#: The study's four ways of clustering latent frames (chapter 04).
+STUDY_METHODS = separation.method_names("study")
+#: The study's floor and the methods of chapter 06; none uses ground-truth stems.
+BEYOND_METHODS = separation.method_names("beyond")
+#: The floor and the ceiling every table shows; NMF's ceiling where NMF is compared.
+REFERENCES = ["mixture", "oracle IRM"]
+NMF_CEILING = "NMF, oracle grouping"
 
 
 @dataclass
@@ -39,7 +52,7 @@ class Case:
         return len(self.references)
 
 
-Method = Callable[[Case], separation.Separation]
+CaseMethod = Callable[[Case], separation.Separation]
 
 
 def cases(tracks, cfg: ModelConfig) -> list[Case]:
@@ -60,45 +73,29 @@ def cases(tracks, cfg: ModelConfig) -> list[Case]:
     return out
 
 
-def _timed(name: str, fn: Callable[[Case], list[np.ndarray]]) -> Method:
-    def method(case: Case) -> separation.Separation:
-        start = time.perf_counter()
-        sources = fn(case)
-        return separation.Separation(sources, case.rate, name, None, time.perf_counter() - start)
-
-    return method
-
-
-def reference_methods(nmf_ceiling: bool = False) -> dict[str, Method]:
-    """The floor and the ceilings: the unprocessed mixture as every estimate, the oracle
-    ideal ratio mask and (``nmf_ceiling``) NMF with its components grouped by the truth.
-    The oracles use the true sources."""
-    from latentsep import nmf
-
-    methods = {
-        "mixture": _timed("mixture", lambda c: [c.mixture] * c.n_sources),
-        "oracle IRM": _timed(
-            "oracle IRM", lambda c: masks.ideal_ratio_mask(c.mixture, list(c.references.values()))
-        ),
-    }
-    if nmf_ceiling:
-        methods["NMF, oracle grouping"] = _timed(
-            "NMF, oracle grouping",
-            lambda c: nmf.oracle_grouping(c.mixture, list(c.references.values())),
-        )
-    return methods
-
-
-def separation_methods(
+def methods_for(
     names, model: Autoencoder | None, oracle_count: bool = True, seed: int = 0
-) -> dict[str, Method]:
-    """``separation.separate`` with each method name; ``oracle_count`` gives each the true
-    number of instruments (else it is estimated)."""
+) -> dict[str, CaseMethod]:
+    """Each registered method name as a method on cases. ``oracle_count`` gives each the
+    true number of instruments (else it is estimated); the references always get it, and
+    the oracles the true sources."""
 
-    def make(name: str) -> Method:
+    def make(name: str) -> CaseMethod:
+        spec = separation.get_method(name)
+
         def method(case: Case) -> separation.Separation:
-            n = case.n_sources if oracle_count else None
-            return separation.separate(case.mixture, model, name, n, seed=seed, name=case.track)
+            n = case.n_sources if oracle_count or "reference" in spec.tags else None
+            refs = list(case.references.values()) if spec.needs_references else None
+            return separation.separate(
+                case.mixture,
+                model,
+                name,
+                n,
+                rate=case.rate,
+                seed=seed,
+                references=refs,
+                name=case.track,
+            )
 
         return method
 
@@ -107,7 +104,7 @@ def separation_methods(
 
 def evaluate(
     cases: list[Case],
-    methods: dict[str, Method],
+    methods: dict[str, CaseMethod],
     cache: Path | None = None,
     bss: bool = True,
     progress: bool = True,
@@ -145,6 +142,13 @@ def evaluate(
     return scores_df, runs_df
 
 
+def median_by_method(scores: pd.DataFrame, column: str = "SI-SDRi (dB)", order=None) -> pd.Series:
+    """The median of one metric over all (track, source) pairs, per method: the number the
+    chapters, the results table and the benchmarks quote."""
+    med = scores.groupby("method", sort=False)[column].median()
+    return med.reindex(order) if order is not None else med
+
+
 def summary(scores: pd.DataFrame, columns=None, order=None) -> pd.DataFrame:
     """Median and interquartile range over all (track, source) pairs, per method."""
     columns = columns or [c for c in scores.columns if c.endswith("(dB)")]
@@ -160,7 +164,7 @@ def count_sources(
     cases: list[Case], model: Autoencoder, ks=(2, 3, 4), seed: int = 0
 ) -> pd.DataFrame:
     """How many instruments each counting rule finds in each case, beside the truth."""
-    from latentsep import clustering, latents, nmf
+    from latentsep.separation import clustering, latents, nmf
 
     rows = []
     for case in cases:
@@ -219,48 +223,37 @@ def speed(
     return pd.DataFrame(rows).set_index("method")
 
 
-#: The study's four ways of clustering latent frames (chapter 04).
-STUDY_METHODS = ["kmeans", "agglomerative", "dbscan", "spectral"]
-#: The study's floor and the methods of chapter 06; none uses ground-truth stems.
-BEYOND_METHODS = ["kmeans", "kmeans+wiener", "spectral+wiener", "nmf", "nmf+latent"]
+def stage1_scores(separator, tracks, rate: int, progress: bool = True):
+    """BSSEval v4 of the "other" estimate against the ground truth, per track.
 
+    The mixture itself is scored as an estimate too: the baseline every method must beat.
+    Returns (table, estimates by track name).
+    """
+    import pandas as pd
 
-@dataclass
-class TestSet:
-    cases: list[Case]
-    model: Autoencoder
-    model_dir: Path
-    scores: pd.DataFrame
-    runs: pd.DataFrame
-    order: list[str]  # methods, references first
+    from latentsep.models.openunmix import separate_other
 
-
-def evaluate_test_set(
-    base: Preset,
-    methods,
-    model_variant: dict | None = None,
-    n_tracks: int = 0,
-    nmf_ceiling: bool = False,
-    seed: int = 0,
-    progress: bool = True,
-) -> TestSet:
-    """The chapters' evaluation: ``methods`` and the references on the embedded test set
-    with the autoencoder of ``base`` + ``model_variant``, cached under ``data/evaluations``
-    (so the results chapter reuses what chapters 04 and 06 computed, and vice versa)."""
-    from latentsep import datasets, embedded, train
-    from latentsep.paths import data_dir, param_key
-
-    root = embedded.build(base.data, progress=False)
-    tracks = datasets.load_tracks(root, "test", limit=n_tracks or None)
-    model, _, model_dir = train.train_variants(
-        base, {"model": model_variant or {}}, progress=progress
-    )["model"]
-    test_cases = cases(tracks, model.cfg)
-    methods_ = {**reference_methods(nmf_ceiling), **separation_methods(methods, model, seed=seed)}
-    key = param_key(
-        [EVALUATION_VERSION, model_dir.name, [c.track for c in test_cases], list(methods_), seed]
-    )
-    scores, runs = evaluate(
-        test_cases, methods_, data_dir() / "evaluations" / key, progress=progress
-    )
-    return TestSet(test_cases, model, model_dir, scores, runs, list(methods_))
+    rows, estimates = [], {}
+    for t in tqdm(tracks, desc="stage-1 evaluation", disable=not progress):
+        other = t.stems["other"]
+        rest = t.mixture - other
+        est = separate_other(separator, t.mixture, rate)
+        estimates[t.name] = est
+        # The mixture baseline gives the mixture as every source (as SiSEC's "Mix").
+        for method, e, r in (
+            ("Open-Unmix", est, t.mixture - est),
+            ("mixture (no separation)", t.mixture, t.mixture),
+        ):
+            scores = metrics.bss_eval([other, rest], [e, r], rate)
+            rows.append(
+                {
+                    "track": t.name,
+                    "method": method,
+                    "SDR": scores["SDR"][0],
+                    "SIR": scores["SIR"][0],
+                    "SAR": scores["SAR"][0],
+                    "ISR": scores["ISR"][0],
+                    "SI-SDR": metrics.si_sdr(other, e),
+                }
+            )
+    return pd.DataFrame(rows), estimates

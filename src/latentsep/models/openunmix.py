@@ -20,8 +20,8 @@ from openunmix import transforms, utils
 from tqdm import tqdm  # text bars: tqdm.auto draws widgets, raw JSON in a saved page
 
 from latentsep.audio import crop, random_start, resample
-from latentsep.datasets import Track
-from latentsep.paths import atomic_write, param_key
+from latentsep.data.musdb import Track
+from latentsep.paths import atomic_write
 from latentsep.presets import UnmixConfig
 
 #: The "other" weights of openunmix's pretrained models (the files torch hub caches).
@@ -152,17 +152,6 @@ def separate_other(separator, mixture: np.ndarray, rate: int) -> np.ndarray:
 TRAINING_VERSION = 1
 
 
-def model_key(cfg: UnmixConfig, dataset_key: str, rate: int) -> str:
-    return param_key(
-        {
-            "unmix": dataclasses.asdict(cfg),
-            "dataset": dataset_key,
-            "rate": rate,
-            "version": TRAINING_VERSION,
-        }
-    )
-
-
 def save(model: umx_model.OpenUnmix, cfg: UnmixConfig, rate: int, history, path: Path) -> Path:
     payload = {
         "state_dict": model.state_dict(),
@@ -203,73 +192,6 @@ class Stage1:
     def estimates_dir(self) -> Path:
         """Where :func:`write_estimates` puts this separator's "other" estimates."""
         return self.folder / "estimates"
-
-
-def get_separator(
-    cfg: UnmixConfig,
-    train_tracks: list[Track],
-    rate: int,
-    cache_dir: Path,
-    dataset_key: str,
-    allow_download: bool = False,
-    progress: bool = True,
-) -> Stage1:
-    """The stage-1 separator: pretrained if available, else trained here (cached)."""
-    if cfg.pretrained:
-        sep = load_pretrained(cfg.pretrained, allow_download=allow_download)
-        if sep is not None:
-            key = param_key({"pretrained": cfg.pretrained, "dataset": dataset_key})
-            return Stage1(sep, f"pretrained {cfg.pretrained} (MUSDB18-HQ)", key, cache_dir / key)
-    key = model_key(cfg, dataset_key, rate)
-    path = cache_dir / key / "other.pth"
-    if path.is_file():
-        model, _, _, history = load(path)
-    else:
-        model, history = train_other(train_tracks, cfg, rate, progress=progress)
-        save(model, cfg, rate, history, path)
-    return Stage1(
-        separator_for(model, cfg, rate),
-        "trained here on the embedded train split",
-        key,
-        cache_dir / key,
-        history,
-    )
-
-
-def evaluate(separator, tracks: list[Track], rate: int, progress: bool = True):
-    """BSSEval v4 of the "other" estimate against the ground truth, per track.
-
-    The mixture itself is scored as an estimate too: the baseline every method must beat.
-    Returns (table, estimates by track name).
-    """
-    import pandas as pd
-
-    from latentsep.metrics import bss_eval, si_sdr
-
-    rows, estimates = [], {}
-    for t in tqdm(tracks, desc="stage-1 evaluation", disable=not progress):
-        other = t.stems["other"]
-        rest = t.mixture - other
-        est = separate_other(separator, t.mixture, rate)
-        estimates[t.name] = est
-        # The mixture baseline gives the mixture as every source (as SiSEC's "Mix").
-        for method, e, r in (
-            ("Open-Unmix", est, t.mixture - est),
-            ("mixture (no separation)", t.mixture, t.mixture),
-        ):
-            scores = bss_eval([other, rest], [e, r], rate)
-            rows.append(
-                {
-                    "track": t.name,
-                    "method": method,
-                    "SDR": scores["SDR"][0],
-                    "SIR": scores["SIR"][0],
-                    "SAR": scores["SAR"][0],
-                    "ISR": scores["ISR"][0],
-                    "SI-SDR": si_sdr(other, e),
-                }
-            )
-    return pd.DataFrame(rows), estimates
 
 
 def write_estimates(

@@ -8,13 +8,15 @@ from collections.abc import Callable, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
-from scipy.signal import stft
+
+from latentsep import spectral
 
 
 def spectrogram_db(x: np.ndarray, rate: int, n_fft: int = 1024) -> tuple[np.ndarray, ...]:
     """Log-magnitude spectrogram (dB) of the channel mean: (freqs Hz, times s, dB)."""
     mono = x.mean(axis=0) if x.ndim == 2 else x
-    f, t, z = stft(mono, fs=rate, nperseg=n_fft, noverlap=n_fft * 3 // 4)
+    z = spectral.stft(mono, n_fft, n_fft // 4)
+    f, t = spectral.frequencies(n_fft, rate), spectral.times(z.shape[-1], n_fft // 4, rate)
     return f, t, 20 * np.log10(np.abs(z) + 1e-6)
 
 

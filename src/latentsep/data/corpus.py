@@ -1,7 +1,7 @@
 """Real multi-voice music from music21's corpus, as note lists per voice.
 
 A *piece* is one corpus file; its voices become the instruments of one track. Times are in
-quarter notes here; :mod:`latentsep.embedded` turns them into seconds with a tempo.
+quarter notes here; :mod:`latentsep.data.render` turns them into seconds with a tempo.
 """
 
 from __future__ import annotations

@@ -25,15 +25,13 @@ import re
 import shutil
 import zlib
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm  # text bars: tqdm.auto draws widgets, raw JSON in a saved page
 
-from latentsep import scores, synth
 from latentsep.audio import save_audio
-from latentsep.paths import data_dir, param_key
+from latentsep.data import corpus, synth
 from latentsep.presets import OTHER_CLASSES, DataConfig
 
 #: Bump when the rendering changes, so cached datasets are rebuilt.
@@ -70,20 +68,6 @@ class TrackSpec:
         return dataclasses.asdict(self)
 
 
-def dataset_key(cfg: DataConfig) -> str:
-    return param_key(
-        {
-            "data": dataclasses.asdict(cfg),
-            "generator": GENERATOR_VERSION,
-            "music21": version("music21"),
-        }
-    )
-
-
-def default_root(cfg: DataConfig) -> Path:
-    return data_dir() / "embedded" / dataset_key(cfg)
-
-
 def piece_group(piece_id: str) -> str:
     """The work a corpus file belongs to: Palestrina's movements come as files ``_a``, ``_b``…"""
     return re.sub(r"_[a-z]$", "", piece_id.rsplit(".", 1)[0])
@@ -96,12 +80,12 @@ def piece_subset(piece_id: str, cfg: DataConfig) -> str:
     return "test" if h < cfg.test_fraction else "train"
 
 
-def plan(cfg: DataConfig) -> list[tuple[TrackSpec, scores.Piece]]:
+def plan(cfg: DataConfig) -> list[tuple[TrackSpec, corpus.Piece]]:
     """Choose pieces and every random setting of every track (no audio yet)."""
-    ids = scores.corpus_pieces()
+    ids = corpus.corpus_pieces()
     order = np.random.default_rng(cfg.seed).permutation(len(ids))
     wanted = {"train": cfg.n_train, "test": cfg.n_test}
-    tracks: list[tuple[TrackSpec, scores.Piece]] = []
+    tracks: list[tuple[TrackSpec, corpus.Piece]] = []
     counts = {"train": 0, "test": 0}
     used: set[str] = set()  # one track per work
     for idx in order:
@@ -111,7 +95,7 @@ def plan(cfg: DataConfig) -> list[tuple[TrackSpec, scores.Piece]]:
             if all(counts[s] >= wanted[s] for s in wanted):
                 break
             continue
-        piece = scores.load_piece(piece_id)
+        piece = corpus.load_piece(piece_id)
         if piece is None:
             continue
         spec = _track_spec(piece, subset, counts[subset], cfg)
@@ -128,7 +112,7 @@ def plan(cfg: DataConfig) -> list[tuple[TrackSpec, scores.Piece]]:
     return tracks
 
 
-def _track_spec(piece: scores.Piece, subset: str, i: int, cfg: DataConfig) -> TrackSpec | None:
+def _track_spec(piece: corpus.Piece, subset: str, i: int, cfg: DataConfig) -> TrackSpec | None:
     seed = [cfg.seed, 0 if subset == "train" else 1, i]
     rng = np.random.default_rng(seed)
     tempo = float(rng.uniform(70, 130))
@@ -202,16 +186,16 @@ def _stem(name, cls, source, piece, transpose, rng, pan) -> StemSpec:
     )
 
 
-def _source_notes(source: str, piece: scores.Piece) -> tuple[scores.Note, ...]:
+def _source_notes(source: str, piece: corpus.Piece) -> tuple[corpus.Note, ...]:
     bar = piece.beats_per_bar * piece.beat_length
     if source == "chord pad":
-        return scores.chord_pad(piece, bar)
+        return corpus.chord_pad(piece, bar)
     if source == "arpeggio":
-        return scores.arpeggio(piece, piece.beat_length)
+        return corpus.arpeggio(piece, piece.beat_length)
     return piece.voices[int(source.split()[1])]
 
 
-def drum_pattern(piece: scores.Piece, rng: np.random.Generator) -> list[scores.Note]:
+def drum_pattern(piece: corpus.Piece, rng: np.random.Generator) -> list[corpus.Note]:
     """A kit part from the meter: kick on the downbeat, backbeat snare, hi-hat on offbeats."""
     k = synth.DRUM_KEYS
     beat, beats = piece.beat_length, piece.beats_per_bar
@@ -220,21 +204,21 @@ def drum_pattern(piece: scores.Piece, rng: np.random.Generator) -> list[scores.N
     for b in range(n_bars):
         t0 = b * beat * beats
         if b % 4 == 0:
-            notes.append(scores.Note(t0, beat, k["crash"], int(rng.integers(80, 110))))
+            notes.append(corpus.Note(t0, beat, k["crash"], int(rng.integers(80, 110))))
         for j in range(beats):
             t = t0 + j * beat
             if j == 0 or (beats == 4 and j == 2) or (j == beats - 1 and rng.random() < 0.15):
-                notes.append(scores.Note(t, beat / 2, k["kick"], int(rng.integers(90, 120))))
+                notes.append(corpus.Note(t, beat / 2, k["kick"], int(rng.integers(90, 120))))
             if beats > 1 and j % 2 == 1:
-                notes.append(scores.Note(t, beat / 2, k["snare"], int(rng.integers(85, 115))))
+                notes.append(corpus.Note(t, beat / 2, k["snare"], int(rng.integers(85, 115))))
             for h in (0.0, 0.5):
                 notes.append(
-                    scores.Note(t + h * beat, beat / 4, k["hihat"], int(rng.integers(50, 85)))
+                    corpus.Note(t + h * beat, beat / 4, k["hihat"], int(rng.integers(50, 85)))
                 )
     return notes
 
 
-def render_track(spec: TrackSpec, piece: scores.Piece, cfg: DataConfig) -> dict[str, np.ndarray]:
+def render_track(spec: TrackSpec, piece: corpus.Piece, cfg: DataConfig) -> dict[str, np.ndarray]:
     """All stems of one track as ``(2, samples)`` float32; the mixture is their exact sum."""
     sr = cfg.sample_rate
     n = int(round(cfg.excerpt_seconds * sr))
@@ -249,7 +233,7 @@ def render_track(spec: TrackSpec, piece: scores.Piece, cfg: DataConfig) -> dict[
             notes = _source_notes(stem.source, piece)
             shift = spec.transpose + 12 * stem.octave_shift
         looped = [
-            scores.Note(
+            corpus.Note(
                 x.onset + k * piece.length,
                 x.duration,
                 min(127, max(0, x.pitch + shift)),
@@ -292,7 +276,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _manifest_ok(root: Path, cfg: DataConfig, verify: bool) -> bool:
+def _manifest_ok(root: Path, key: str, verify: bool) -> bool:
     manifest = root / "manifest.json"
     if not manifest.is_file():
         return False
@@ -300,7 +284,7 @@ def _manifest_ok(root: Path, cfg: DataConfig, verify: bool) -> bool:
         m = json.loads(manifest.read_text())
     except json.JSONDecodeError:
         return False
-    if m.get("key") != dataset_key(cfg):
+    if m.get("key") != key:
         return False
     for rel, info in m.get("files", {}).items():
         path = root / rel
@@ -313,18 +297,21 @@ def _manifest_ok(root: Path, cfg: DataConfig, verify: bool) -> bool:
 
 def build(
     cfg: DataConfig,
-    root: Path | None = None,
+    root: Path,
+    key: str,
     *,
     force: bool = False,
     verify: bool = False,
     progress: bool = True,
 ) -> Path:
-    """Render the dataset into ``root`` (default: keyed by parameters under data/embedded).
+    """Render the dataset into ``root``, its manifest stamped with ``key`` (the pipeline
+    declares both: :func:`latentsep.pipeline.dataset`).
 
-    Reuses an existing build whose manifest matches (sizes; checksums too with ``verify``).
+    Reuses an existing build whose manifest has this key and whose files match (sizes;
+    checksums too with ``verify``).
     """
-    root = Path(root) if root is not None else default_root(cfg)
-    if not force and _manifest_ok(root, cfg, verify):
+    root = Path(root)
+    if not force and _manifest_ok(root, key, verify):
         return root
     tracks = plan(cfg)
     tmp = root.with_name(f"{root.name}.partial-{os.getpid()}")
@@ -335,7 +322,7 @@ def build(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     manifest = {
-        "key": dataset_key(cfg),
+        "key": key,
         "generator": GENERATOR_VERSION,
         "params": dataclasses.asdict(cfg),
         "soundfont": synth.soundfont_path().name,

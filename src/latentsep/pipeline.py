@@ -1,0 +1,400 @@
+"""Every cached artifact of the book, declared once: its parameters, its inputs, its code
+version and its folder (showyourwork's rules are the model).
+
+An artifact's key is a hash of everything that shapes it: its parameters, the code version
+that makes it, and its inputs' keys — so a changed dataset retrains the models built on it,
+and changed training code retrains them too. The chain::
+
+    dataset ──► stage-1 model (Open-Unmix) ──► stage-1 estimates
+       │                                            │ (train.target = "openunmix")
+       └──────────────► autoencoder ◄───────────────┘
+                            └──► evaluation tables (per methods, tracks, seed)
+
+Each artifact lives in ``data/<folder>/<key>/``; when the pipeline makes one it writes
+``artifact.json`` beside it (parameters, inputs, seconds taken), which ``latentsep status``
+reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from latentsep.audio import load_audio, prepare
+from latentsep.data import musdb, render
+from latentsep.device import pick_device
+from latentsep.evaluation import scoring
+from latentsep.models import openunmix, training
+from latentsep.models.autoencoder import Autoencoder
+from latentsep.paths import atomic_write, data_dir, param_key
+from latentsep.presets import DataConfig, Preset, UnmixConfig, with_overrides
+
+META = "artifact.json"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A cached artifact: ``data/<folder>/<key>/``, the key a hash of ``params`` (which
+    hold the code version and the inputs' keys)."""
+
+    name: str  # what it is, for people: "dataset", "autoencoder", ...
+    folder: str
+    params: Any
+    inputs: tuple[Artifact, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return param_key(self.params)
+
+    @property
+    def path(self) -> Path:
+        return data_dir() / self.folder / self.key
+
+    def made(self, seconds: float) -> None:
+        """Note that the artifact was made, and how long it took (for ``status``)."""
+        meta = {
+            "name": self.name,
+            "key": self.key,
+            "params": self.params,
+            "inputs": {a.name: a.key for a in self.inputs},
+            "seconds": round(seconds, 1),
+        }
+        atomic_write(self.path / META, lambda p: p.write_text(json.dumps(meta, indent=1)))
+
+    def seconds(self) -> float | None:
+        """How long making it took, if the pipeline made it."""
+        meta = self.path / META
+        return json.loads(meta.read_text()).get("seconds") if meta.is_file() else None
+
+
+def _size_mb(path: Path) -> float:
+    if not path.exists():
+        return 0.0
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+
+
+# --- the dataset ------------------------------------------------------------------------------
+
+
+def dataset_artifact(cfg: DataConfig) -> Artifact:
+    """The embedded dataset: its parameters, the renderer's version, music21's version (the
+    corpus ships with it)."""
+    params = {
+        "data": dataclasses.asdict(cfg),
+        "generator": render.GENERATOR_VERSION,
+        "music21": version("music21"),
+    }
+    return Artifact("dataset", "embedded", params)
+
+
+def dataset(cfg: DataConfig, progress: bool = True) -> Path:
+    """The embedded dataset's root, rendered the first time (atomically) and reused after."""
+    art = dataset_artifact(cfg)
+    t0 = time.perf_counter()
+    fresh = not (art.path / "manifest.json").is_file()
+    root = render.build(cfg, art.path, art.key, progress=progress)
+    if fresh or not (root / META).is_file():
+        art.made(time.perf_counter() - t0 if fresh else 0.0)
+    return root
+
+
+def tracks(cfg: DataConfig, subset: str, limit: int | None = None) -> list[musdb.Track]:
+    """A split of the embedded dataset (rendered first if needed)."""
+    return musdb.load_tracks(dataset(cfg, progress=False), subset, limit=limit)
+
+
+def tracks_key(tracks_: list[musdb.Track]) -> str:
+    """A key for tracks that are not the embedded dataset (e.g. MUSDB18): names and rate."""
+    return param_key({"tracks": [(t.subset, t.name) for t in tracks_], "rate": tracks_[0].rate})
+
+
+# --- stage 1: Open-Unmix ----------------------------------------------------------------------
+
+
+def stage1_artifact(
+    cfg: UnmixConfig, dataset_key: str, rate: int, pretrained: bool | None = None
+) -> Artifact:
+    """Stage 1: the pretrained weights (``pretrained``; default: when they are cached
+    locally), else a model trained on the dataset ``dataset_key`` at ``rate``."""
+    if pretrained is None:
+        pretrained = bool(cfg.pretrained) and openunmix.pretrained_cached(cfg.pretrained)
+    if pretrained:
+        return Artifact(
+            "stage 1", "openunmix", {"pretrained": cfg.pretrained, "dataset": dataset_key}
+        )
+    params = {
+        "unmix": dataclasses.asdict(cfg),
+        "dataset": dataset_key,
+        "rate": rate,
+        "version": openunmix.TRAINING_VERSION,
+    }
+    return Artifact("stage 1", "openunmix", params)
+
+
+def stage1(
+    cfg: UnmixConfig,
+    train_tracks: list[musdb.Track],
+    rate: int,
+    dataset_key: str,
+    *,
+    allow_download: bool = False,
+    progress: bool = True,
+) -> openunmix.Stage1:
+    """The stage-1 separator: pretrained if available, else trained here on
+    ``train_tracks`` of the dataset ``dataset_key`` (cached)."""
+    if cfg.pretrained:
+        sep = openunmix.load_pretrained(cfg.pretrained, allow_download=allow_download)
+        if sep is not None:
+            art = stage1_artifact(cfg, dataset_key, rate, pretrained=True)
+            origin = f"pretrained {cfg.pretrained} (MUSDB18-HQ)"
+            return openunmix.Stage1(sep, origin, art.key, art.path)
+    art = stage1_artifact(cfg, dataset_key, rate, pretrained=False)
+    path = art.path / "other.pth"
+    if path.is_file():
+        model, _, _, history = openunmix.load(path)
+    else:
+        t0 = time.perf_counter()
+        model, history = openunmix.train_other(train_tracks, cfg, rate, progress=progress)
+        openunmix.save(model, cfg, rate, history, path)
+        art.made(time.perf_counter() - t0)
+    return openunmix.Stage1(
+        openunmix.separator_for(model, cfg, rate),
+        "trained here on the embedded train split",
+        art.key,
+        art.path,
+        history,
+    )
+
+
+def stage1_estimates(
+    stage: openunmix.Stage1, tracks_: list[musdb.Track], rate: int, progress: bool = True
+) -> Path:
+    """Stage 1's "other" estimate of every track, written once beside its model."""
+    return openunmix.write_estimates(
+        stage.separator, tracks_, rate, stage.estimates_dir, progress=progress
+    )
+
+
+# --- the autoencoder --------------------------------------------------------------------------
+
+
+def _stage1_key(preset: Preset) -> str | None:
+    if preset.train.target != "openunmix":
+        return None
+    return stage1_artifact(
+        preset.unmix, dataset_artifact(preset.data).key, preset.data.sample_rate
+    ).key
+
+
+def autoencoder_artifact(preset: Preset) -> Artifact:
+    """The autoencoder of ``preset``: its model and training parameters, the training
+    code's version, the dataset and (``train.target = "openunmix"``) stage 1."""
+    ds = dataset_artifact(preset.data)
+    params = {
+        "model": dataclasses.asdict(preset.model),
+        "train": dataclasses.asdict(preset.train),
+        "dataset": ds.key,
+        "stage 1": _stage1_key(preset),
+        "version": training.TRAINING_VERSION,
+    }
+    return Artifact("autoencoder", "models", params, (ds,))
+
+
+def targets(tracks_, preset: Preset, estimates_root: Path | None = None) -> list[np.ndarray]:
+    """What the autoencoder learns to reconstruct: the ground-truth "other" stems, or the
+    Open-Unmix estimates written by stage 1 (``train.target``)."""
+    if preset.train.target == "truth":
+        signals = [t.stems["other"] for t in tracks_]
+    else:
+        if estimates_root is None:
+            raise ValueError("train.target='openunmix' needs the stage-1 estimates folder")
+        signals = [
+            load_audio(Path(estimates_root) / t.subset / t.name / "other.wav")[0] for t in tracks_
+        ]
+    return prepare(signals, tracks_[0].rate, preset.model)
+
+
+def train_or_load(
+    preset: Preset,
+    tracks_,
+    out: Path,
+    *,
+    estimates_root: Path | None = None,
+    progress: bool = True,
+) -> tuple[Autoencoder, training.History, Path]:
+    """The model trained into ``out`` for these parameters: reused when complete, else
+    trained (resuming an interrupted run). ``tracks_`` are the train split; a share is held
+    out to validate."""
+    history_file = out / "history.json"
+    done = (
+        history_file.is_file() and len(json.loads(history_file.read_text())) >= preset.train.epochs
+    )
+    if not done:
+        signals = targets(tracks_, preset, estimates_root)
+        n_valid = max(1, int(round(preset.train.valid_fraction * len(signals))))
+        if len(signals) - n_valid < 1:
+            raise ValueError(f"need at least 2 train tracks to hold one out, got {len(signals)}")
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "preset.json").write_text(json.dumps(preset.to_dict(), indent=1))
+        training.fit(preset, signals[n_valid:], signals[:n_valid], out, progress=progress)
+    model, _ = training.load_model(out / "best.pt", pick_device())  # the GPU when there is one
+    return model, training.History(json.loads(history_file.read_text())), out
+
+
+def autoencoder(
+    preset: Preset, progress: bool = True
+) -> tuple[Autoencoder, training.History, Path]:
+    """The preset's trained autoencoder, its history and folder: trained the first time
+    (after stage 1, with ``train.target = "openunmix"``), reused afterwards."""
+    return autoencoders(preset, None, progress)["default"]
+
+
+def autoencoders(
+    base: Preset, variants: dict[str, dict] | None = None, progress: bool = True
+) -> dict[str, tuple[Autoencoder, training.History, Path]]:
+    """Each variant of ``base`` (name -> preset overrides) trained on the embedded dataset,
+    or reused: the models that the chapters share. With ``train.target=openunmix`` the
+    stage-1 estimates are computed (or reused) first."""
+    root = dataset(base.data, progress=progress)
+    train_tracks = musdb.load_tracks(root, "train")
+    out = {}
+    for name, fields in (variants or {"default": {}}).items():
+        preset = with_overrides(base, fields)
+        estimates_root = None
+        if preset.train.target == "openunmix":  # the study's setting: learn Open-Unmix's estimates
+            rate = train_tracks[0].rate
+            stage = stage1(
+                preset.unmix,
+                train_tracks,
+                rate,
+                dataset_artifact(preset.data).key,
+                progress=progress,
+            )
+            estimates_root = stage1_estimates(stage, train_tracks, rate, progress)
+        art = autoencoder_artifact(preset)
+        model, history, folder = train_or_load(
+            preset, train_tracks, art.path, estimates_root=estimates_root, progress=progress
+        )
+        if art.seconds() is None:
+            art.made(sum(e["seconds"] for e in history.epochs))
+        out[name] = (model, history, folder)
+    return out
+
+
+def trained_model(preset: Preset, progress: bool = True) -> Autoencoder:
+    """The preset's autoencoder, trained the first time and reused afterwards."""
+    return autoencoder(preset, progress)[0]
+
+
+# --- evaluation tables ------------------------------------------------------------------------
+
+
+@dataclass
+class TestSet:
+    cases: list[scoring.Case]
+    model: Autoencoder
+    model_dir: Path
+    scores: pd.DataFrame
+    runs: pd.DataFrame
+    order: list[str]  # methods, references first
+
+
+def evaluation_artifact(
+    model_key: str, tracks_: list[str], methods: list[str], seed: int
+) -> Artifact:
+    """The scores and runs tables of ``methods`` on the test tracks ``tracks_``."""
+    params = [scoring.EVALUATION_VERSION, model_key, tracks_, methods, seed]
+    return Artifact("evaluation", "evaluations", params)
+
+
+def evaluate_test_set(
+    base: Preset,
+    methods,
+    model_variant: dict | None = None,
+    n_tracks: int = 0,
+    nmf_ceiling: bool = False,
+    seed: int = 0,
+    progress: bool = True,
+) -> TestSet:
+    """The chapters' evaluation: ``methods`` and the references on the embedded test set
+    with the autoencoder of ``base`` + ``model_variant``, cached (so the results chapter
+    reuses what chapters 04 and 06 computed, and vice versa).
+
+    Args:
+        base: the preset.
+        methods: registered method names, evaluated after the references.
+        model_variant: preset overrides for the autoencoder (e.g. ``{"model.latent": "vae"}``).
+        n_tracks: the first ``n_tracks`` test tracks (0: all).
+        nmf_ceiling: add NMF with oracle grouping to the references.
+        seed: for every method's random choices.
+
+    Returns:
+        A :class:`TestSet`: the cases, the model, its folder, the ``scores`` table (one row
+        per track × method × true source, SI-SDR/SDR... in dB) and the ``runs`` table (one
+        row per track × method).
+    """
+    test_tracks = tracks(base.data, "test", limit=n_tracks or None)
+    model, _, model_dir = autoencoders(base, {"model": model_variant or {}}, progress=progress)[
+        "model"
+    ]
+    test_cases = scoring.cases(test_tracks, model.cfg)
+    names = [*scoring.REFERENCES, *([scoring.NMF_CEILING] if nmf_ceiling else []), *methods]
+    methods_ = scoring.methods_for(names, model, seed=seed)
+    art = evaluation_artifact(model_dir.name, [c.track for c in test_cases], names, seed)
+    t0 = time.perf_counter()
+    fresh = not (art.path / "runs.csv").is_file()
+    scores, runs = scoring.evaluate(test_cases, methods_, art.path, progress=progress)
+    if fresh:
+        art.made(time.perf_counter() - t0)
+    return TestSet(test_cases, model, model_dir, scores, runs, names)
+
+
+# --- status -----------------------------------------------------------------------------------
+
+
+def status(preset: Preset) -> pd.DataFrame:
+    """Every artifact of the preset's chain, and every other cached model and evaluation
+    table: cached or not, key, size on disk, how long it took to make."""
+    ds = dataset_artifact(preset.data)
+    chain = [ds]
+    if preset.train.target == "openunmix":
+        chain.append(stage1_artifact(preset.unmix, ds.key, preset.data.sample_rate))
+    chain.append(autoencoder_artifact(preset))
+    rows = []
+    for art in chain:
+        rows.append(_status_row(art.name + " (this preset)", art.folder, art.key))
+    listed = {(a.folder, a.key) for a in chain}
+    for folder in ("embedded", "openunmix", "models", "evaluations"):
+        root = data_dir() / folder
+        for path in sorted(root.iterdir()) if root.is_dir() else []:
+            if path.is_dir() and (folder, path.name) not in listed and "." not in path.name:
+                rows.append(_status_row(folder, folder, path.name))
+    return pd.DataFrame(rows)
+
+
+def _status_row(name: str, folder: str, key: str) -> dict[str, Any]:
+    path = data_dir() / folder / key
+    meta = path / META
+    seconds = json.loads(meta.read_text()).get("seconds") if meta.is_file() else None
+    done = {
+        "embedded": path / "manifest.json",
+        "openunmix": path / "other.pth",
+        "models": path / "best.pt",
+        "evaluations": path / "runs.csv",
+    }[folder]
+    return {
+        "artifact": name,
+        "key": key,
+        "cached": done.is_file(),
+        "size (MB)": round(_size_mb(path), 1),
+        "seconds to make": seconds,
+        "folder": str(path.relative_to(data_dir())),
+    }

@@ -1,0 +1,64 @@
+"""The one short-time Fourier transform of the package (as open-unmix's ``transforms.py``).
+
+NumPy (scipy) for masks, NMF, metrics and figures; PyTorch for the training losses. Hann
+windows throughout; every caller names its FFT size and hop here rather than building an
+STFT of its own (an overlap once silently differed between two copies).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import istft as _istft
+from scipy.signal import stft as _stft
+
+#: The masks' and NMF's transform: 2048-point frames, 75 % overlap.
+N_FFT = 2048
+HOP = 512
+
+
+def stft(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, *, boundary: bool = True) -> np.ndarray:
+    """Complex STFT along the last axis: ``(..., samples)`` → ``(..., freqs, frames)``.
+
+    scipy's scaling (1 / sum of the window). ``boundary`` pads half a frame of zeros at each
+    end (needed to invert it exactly); without it frames start at sample 0.
+    """
+    _, _, z = _stft(
+        x, nperseg=n_fft, noverlap=n_fft - hop, axis=-1, boundary="zeros" if boundary else None
+    )
+    return z
+
+
+def istft(z: np.ndarray, length: int, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
+    """Inverse of :func:`stft`, trimmed or zero-padded to ``length`` samples, float32."""
+    _, x = _istft(z, nperseg=n_fft, noverlap=n_fft - hop, time_axis=-1, freq_axis=-2)
+    x = x[..., :length]
+    if x.shape[-1] < length:
+        x = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, length - x.shape[-1])])
+    return x.astype(np.float32)
+
+
+def frequencies(n_fft: int, rate: float) -> np.ndarray:
+    """Centre frequency (Hz) of each STFT bin."""
+    return np.fft.rfftfreq(n_fft, 1.0 / rate)
+
+
+def times(n_frames: int, hop: int, rate: float) -> np.ndarray:
+    """Centre time (s) of each frame of a :func:`stft` with ``boundary``."""
+    return np.arange(n_frames) * hop / rate
+
+
+def power_spectrum(x: np.ndarray, n_fft: int = N_FFT) -> np.ndarray:
+    """Time-averaged power spectrum of the channel mean (75 % overlap)."""
+    mono = np.atleast_2d(np.asarray(x, np.float64)).mean(axis=0, keepdims=True)
+    return np.mean(np.abs(stft(mono, n_fft, n_fft // 4)[0]) ** 2, axis=-1)
+
+
+def torch_stft(x, n_fft: int, hop: int | None = None):
+    """Complex STFT of ``(batch, channels, samples)`` torch audio, flattened to
+    ``(batch × channels, freqs, frames)``; Hann window, hop ``n_fft // 4`` by default."""
+    import torch
+
+    flat = x.reshape(-1, x.shape[-1]).float()
+    window = torch.hann_window(n_fft, device=x.device)
+    hop = hop or n_fft // 4
+    return torch.stft(flat, n_fft, hop_length=hop, window=window, return_complex=True)
