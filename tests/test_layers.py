@@ -72,6 +72,8 @@ def test_imports_point_down(path: Path):
 
 def test_the_checker_catches_an_upward_import(tmp_path: Path):
     bad = tmp_path / "bad.py"
-    bad.write_text("def f():\n    from latentsep import pipeline\n    import latentsep.book.plots\n")
+    bad.write_text(
+        "def f():\n    from latentsep import pipeline\n    import latentsep.book.plots\n"
+    )
     assert imports(bad) == ["latentsep.pipeline", "latentsep.book.plots"]
     assert layer("latentsep.pipeline") > LAYERS["models"]

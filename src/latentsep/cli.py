@@ -47,13 +47,34 @@ def _presets(args: argparse.Namespace, preset: Preset) -> int:
 def _book_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chapter", action="append", help="only this notebook (file stem)")
     p.add_argument("--no-html", action="store_true", help="execute the notebooks only")
+    _timeout_arg(p)
+
+
+def _timeout_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="limit per notebook cell (default: by preset, smoke 600, cpu 3600; "
+        "or $LATENTSEP_CELL_TIMEOUT)",
+    )
 
 
 @command("book", "execute the notebooks with papermill and build the HTML book", _book_args)
 def _book(args: argparse.Namespace, preset: Preset) -> int:
     from latentsep.book import build
 
-    build.build(preset.name, chapters=args.chapter or None, html=not args.no_html)
+    try:
+        build.build(
+            preset.name,
+            chapters=args.chapter or None,
+            html=not args.no_html,
+            cell_timeout_s=args.cell_timeout,
+        )
+    except (build.ChapterError, ValueError) as err:
+        print(f"latentsep: {err}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -163,6 +184,7 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="sweeps", help="folder for results.csv and results.png")
     p.add_argument("--jobs", type=int, default=2, help="notebooks run in parallel")
     p.add_argument("--metric", help="the recorded number to plot (default: the first)")
+    _timeout_arg(p)
 
 
 @command("sweep", "run a notebook over a parameter grid with papermill", _sweep_args)
@@ -185,7 +207,9 @@ def _sweep(args: argparse.Namespace, preset: Preset) -> int:
         return 2
     if args.overrides:  # --set applies to every run
         grid.setdefault("overrides", [_overrides(args.overrides)])
-    table = sweep.run(source, grid, Path(args.out), args.preset, args.jobs, args.metric)
+    table = sweep.run(
+        source, grid, Path(args.out), args.preset, args.jobs, args.metric, args.cell_timeout
+    )
     print(table.to_string(index=False))
     failed = int((table["status"] != "ok").sum())
     print(f"{len(table) - failed} runs ok, {failed} failed; {Path(args.out) / 'results.csv'}")

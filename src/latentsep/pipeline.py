@@ -101,8 +101,8 @@ def dataset(cfg: DataConfig, progress: bool = True) -> Path:
     t0 = time.perf_counter()
     fresh = not (art.path / "manifest.json").is_file()
     root = render.build(cfg, art.path, art.key, progress=progress)
-    if fresh or not (root / META).is_file():
-        art.made(time.perf_counter() - t0 if fresh else 0.0)
+    if fresh:
+        art.made(time.perf_counter() - t0)
     return root
 
 

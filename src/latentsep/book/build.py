@@ -7,6 +7,7 @@ it builds offline) renders them without executing again.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -55,36 +56,114 @@ def to_ipynb(source: Path, target: Path) -> Path:
     return target
 
 
+#: Per-cell time limits (seconds) by preset: a cell that trains takes up to half an hour on
+#: the cpu preset (chapter 02 trains three models in one cell), seconds on smoke. Without a
+#: limit one lost kernel message would stall a book build or a sweep forever.
+CELL_TIMEOUT = {"smoke": 600, "cpu": 3600, "paper": 8 * 3600}
+#: Overrides the per-preset limit (seconds), like ``latentsep book --cell-timeout``.
+TIMEOUT_ENV = "LATENTSEP_CELL_TIMEOUT"
+
+
+class ChapterError(RuntimeError):
+    """A chapter that did not finish: a cell ran past its time limit, the kernel died, or a
+    cell raised. The message names the chapter, the cell and what to rerun."""
+
+
+def cell_timeout(preset: str | None = None, override: float | None = None) -> int:
+    """The per-cell limit in seconds: ``override``, else ``$LATENTSEP_CELL_TIMEOUT``, else
+    the preset's entry of :data:`CELL_TIMEOUT` (the cpu preset's for an unknown one)."""
+    if override is None and os.environ.get(TIMEOUT_ENV):
+        try:
+            override = float(os.environ[TIMEOUT_ENV])
+        except ValueError as err:
+            raise ValueError(f"{TIMEOUT_ENV}={os.environ[TIMEOUT_ENV]!r} is not a number") from err
+    if override is not None:
+        if override <= 0:
+            raise ValueError(f"the cell timeout must be > 0 seconds, got {override:g}")
+        return int(math.ceil(override))
+    return CELL_TIMEOUT.get(preset or "cpu", CELL_TIMEOUT["cpu"])
+
+
+def _stuck_cell(output: Path) -> str:
+    """ "cell N (first line)" of the last cell papermill started in ``output``, counting the
+    notebook's own cells (not papermill's injected parameters)."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(output, as_version=4)
+    except (OSError, ValueError):
+        return "a cell"
+    cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    started = [i for i, c in enumerate(cells) if c.metadata.get("papermill", {}).get("start_time")]
+    if not started:
+        return "a cell"
+    cell = cells[started[-1]]
+    first = next((line for line in cell.source.splitlines() if line.strip()), "")
+    return f"cell {started[-1] + 1} ({first[:60]!r})"
+
+
 def execute(
     source: Path,
     output: Path,
     parameters: dict[str, Any] | None = None,
     cwd: Path | None = None,
     progress: bool = False,
+    timeout: float | None = None,
 ) -> Path:
     """Run one text notebook through papermill; the executed notebook lands at ``output``.
-    Widgets render statically: a saved notebook (the book's pages) has no kernel behind it."""
+
+    Each cell may run ``timeout`` seconds (default: :func:`cell_timeout` for the
+    ``preset`` parameter); a cell past it, or a dead kernel, raises :class:`ChapterError`
+    within seconds instead of hanging. Widgets render statically: a saved notebook (the
+    book's pages) has no kernel behind it.
+    """
     import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
 
     from latentsep.book.plots import STATIC_ENV
 
-    os.environ[STATIC_ENV] = "1"
-
+    parameters = parameters or {}
+    limit = cell_timeout(parameters.get("preset"), timeout)
     output.parent.mkdir(parents=True, exist_ok=True)
     unexecuted = output.with_suffix(".input.ipynb")
     to_ipynb(source, unexecuted)
+    static = os.environ.get(STATIC_ENV)
+    os.environ[STATIC_ENV] = "1"  # the kernel inherits it; restored below
     try:
         papermill.execute_notebook(
             str(unexecuted),
             str(output),
-            parameters=parameters or {},
+            parameters=parameters,
             kernel_name="python3",
             cwd=str(cwd or source.parent),
             progress_bar=progress,
             log_output=False,
+            execution_timeout=limit,
         )
+    except CellTimeoutError as err:
+        raise ChapterError(
+            f"{source.name}: {_stuck_cell(output)} ran past the limit of {limit} s per cell. "
+            f"Rerun it alone with a longer limit: latentsep book --chapter {source.stem} "
+            f"--cell-timeout {2 * limit}"
+        ) from err
+    except DeadKernelError as err:
+        raise ChapterError(
+            f"{source.name}: the kernel died in {_stuck_cell(output)} (out of memory?). "
+            f"Rerun it alone: latentsep book --chapter {source.stem}"
+        ) from err
+    except PapermillExecutionError as err:
+        raise ChapterError(
+            f"{source.name}: cell {err.exec_count} raised {err.ename}: {err.evalue}. "
+            f"The executed notebook is {output}; rerun it alone: latentsep book --chapter "
+            f"{source.stem}"
+        ) from err
     finally:
         unexecuted.unlink(missing_ok=True)
+        if static is None:
+            os.environ.pop(STATIC_ENV, None)
+        else:
+            os.environ[STATIC_ENV] = static
     drop_stderr(output)
     return output
 
@@ -111,10 +190,15 @@ def build(
     chapters: Iterable[str] | None = None,
     html: bool = True,
     book_dir: Path | None = None,
+    cell_timeout_s: float | None = None,
 ) -> Path:
     """Execute every chapter with ``preset`` and build the HTML book in ``book/_build/html``
-    (or in ``book_dir``, a copy of ``book/``: the tests build the smoke book there)."""
+    (or in ``book_dir``, a copy of ``book/``: the tests build the smoke book there).
+
+    Each cell may run ``cell_timeout_s`` seconds (default: :func:`cell_timeout`); a chapter
+    that does not finish raises :class:`ChapterError` naming it and the cell."""
     get_preset(preset)  # fail early on a bad name, before any notebook runs
+    limit = cell_timeout(preset, cell_timeout_s)
     root = _checkout()
     dest = Path(book_dir) if book_dir else root / "book"
     if dest != root / "book":
@@ -127,8 +211,14 @@ def build(
         if wanted and source.stem not in wanted:
             continue
         t0 = time.perf_counter()
-        print(f">> executing {source.name} (preset={preset})", flush=True)
-        execute(source, out_dir / f"{source.stem}.ipynb", {"preset": preset}, progress=True)
+        print(f">> executing {source.name} (preset={preset}, {limit} s per cell)", flush=True)
+        execute(
+            source,
+            out_dir / f"{source.stem}.ipynb",
+            {"preset": preset},
+            progress=True,
+            timeout=limit,
+        )
         print(f"   done in {time.perf_counter() - t0:.0f} s", flush=True)
     if not html:
         return out_dir

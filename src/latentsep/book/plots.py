@@ -103,13 +103,27 @@ def box(
 STATIC_ENV = "LATENTSEP_STATIC"
 
 
+def frontend_attached() -> bool:
+    """Whether a person's notebook frontend (Jupyter, Colab, VS Code) runs this kernel.
+
+    Frontends send execute requests that allow ``input()``; papermill and nbconvert do not.
+    Widgets with no frontend to answer their messages can stall a papermill run, so
+    without one the explorers render statically."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    kernel = getattr(get_ipython(), "kernel", None)
+    return bool(getattr(kernel, "_allow_stdin", False))
+
+
 def explorer(render: Callable[..., None], choices: dict[str, Sequence], static: bool | None = None):
     """Dropdowns (ipywidgets) over ``choices`` that call ``render(**selection)``. In the built
     book, or without ipywidgets, the first choice of each renders statically, with a note."""
     from IPython.display import Markdown, display
 
     if static is None:
-        static = os.environ.get(STATIC_ENV) == "1"
+        static = os.environ.get(STATIC_ENV) == "1" or not frontend_attached()
     if not static:
         try:
             import ipywidgets

@@ -42,12 +42,12 @@ def combinations(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(keys, values, strict=True)) for values in itertools.product(*grid.values())]
 
 
-def _run(args: tuple[Path, Path, dict[str, Any]]) -> dict[str, Any]:
-    source, output, params = args
+def _run(args: tuple[Path, Path, dict[str, Any], float | None]) -> dict[str, Any]:
+    source, output, params, timeout = args
     start = time.perf_counter()
     row: dict[str, Any] = {"notebook": output.name}
     try:
-        build.execute(source, output, params)
+        build.execute(source, output, params, timeout=timeout)
         row.update(status="ok", error="")
         row.update(report.recorded(output))
     except Exception as err:  # one failed run must not lose the others' results
@@ -64,9 +64,12 @@ def run(
     preset: str = "smoke",
     jobs: int = 2,
     metric: str | None = None,
+    cell_timeout: float | None = None,
 ) -> pd.DataFrame:
     """Execute ``source`` once per grid point with ``preset``; write ``out/results.csv``
-    (parameters, status, recorded numbers) and ``out/results.png``; return the table."""
+    (parameters, status, recorded numbers) and ``out/results.png``; return the table.
+    A run whose cell passes ``cell_timeout`` seconds (default: by preset) is recorded as
+    failed, with the message, and the others go on."""
     out = Path(out)
     runs = combinations(grid)
     tasks = [
@@ -74,6 +77,7 @@ def run(
             Path(source),
             out / "runs" / f"{Path(source).stem}-{i:03d}.ipynb",
             {"preset": preset, **params},
+            cell_timeout,
         )
         for i, params in enumerate(runs)
     ]
