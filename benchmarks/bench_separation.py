@@ -1,7 +1,8 @@
-"""Separation: the targets of issue 6 and the speed of every method.
+"""Separation: the targets of issues 6 and 12 and the speed of every method.
 
 - quality: median SI-SDR improvement over the mixture of each method on the embedded test
-  set (the true number of instruments given), from the same cached evaluation as the book;
+  set (the true number of instruments given), from the same cached evaluation as the book,
+  also as a fraction of the oracle IRM, with the supervised twin (PIT) beside them;
 - counting: how often the best counting rule finds the true number of instruments;
 - speed: seconds to separate a 3-minute excerpt into 3 sources, and that time as a ratio
   to a reference run in the same process (one STFT + inverse STFT of the same audio), so
@@ -31,16 +32,20 @@ def main() -> dict:
     args = parser.parse_args()
     base = get_preset(args.preset)
     test = pipeline.evaluate_test_set(
-        base, scoring.BEYOND_METHODS, nmf_ceiling=True, progress=False
+        base, scoring.BEYOND_METHODS + scoring.SUPERVISED, nmf_ceiling=True, progress=False
     )
     med = scoring.median_by_method(test.scores)
     best = med[scoring.BEYOND_METHODS].idxmax()
 
-    accuracy = scoring.count_accuracy(scoring.count_sources(test.cases, test.model))
+    accuracy = scoring.count_accuracy(
+        scoring.count_sources(test.cases, test.model, separators=test.separators)
+    )
     right = accuracy["right (%)"].drop("always the most common count").to_dict()
     best_rule = max(right, key=right.get)
 
-    speed = scoring.speed(test.cases, scoring.BEYOND_METHODS, test.model, args.seconds)
+    speed = scoring.speed(
+        test.cases, scoring.BEYOND_METHODS, test.model, args.seconds, separators=test.separators
+    )
     t_stft = stft_round_trip(scoring.long_excerpt(test.cases, args.seconds))
 
     case = test.cases[0]
@@ -52,7 +57,11 @@ def main() -> dict:
         "preset": args.preset,
         "test tracks": len(test.cases),
         "median SI-SDRi (dB)": {m: round(float(v), 2) for m, v in med.items()},
+        "fraction of oracle IRM": {
+            m: round(float(v / med["oracle IRM"]), 3) for m, v in med.items()
+        },
         "best unsupervised method": best,
+        "supervised twin": {m: round(float(med[m]), 2) for m in scoring.SUPERVISED},
         "count right (%)": accuracy["right (%)"].round(1).to_dict(),
         "best counting rule": best_rule,
         f"seconds for {args.seconds:g} s": speed["seconds"].round(2).to_dict(),

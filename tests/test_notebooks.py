@@ -52,6 +52,10 @@ EXPECTED_OUTPUT = {
     "06_beyond": [
         "NMF, oracle grouping",
         "nmf+latent",
+        "nmf+harmonic",
+        "mixit: 4 steps",
+        "share of the oracle",
+        "mixit sounding outputs",
         "counting rule",
         "× real time",
         "<audio",

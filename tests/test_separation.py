@@ -54,6 +54,8 @@ def test_swapped_pair_is_matched():
 def test_missing_estimate_is_scored_as_silence():
     a, b = tone(440), tone(1250)
     assert metrics.match_sources([a, b], [b]) == [None, 0]
+    # a silent estimate (SI-SDR -inf against everything) is still matched
+    assert metrics.match_sources([a, b], [np.zeros_like(a), np.zeros_like(b)]) in ([0, 1], [1, 0])
     rows = metrics.separation_scores({"a": a, "b": b}, [b], a + b, RATE, bss=False)
     assert rows[1]["SI-SDR (dB)"] > 80 and rows[0]["SI-SDR (dB)"] == -np.inf
 

@@ -153,14 +153,23 @@ def _separate(args: argparse.Namespace, preset: Preset) -> int:
         return 2
     try:
         x, rate = audio.load_audio(args.audio)
+        spec = separation.get_method(args.method)
+        separator = pipeline.separator(preset, args.method)[0] if spec.learned else None
         if args.model:
             model = training.load_model(Path(args.model))[0]
-        elif not separation.get_method(args.method).needs_model:
+        elif not spec.needs_model:
             model = None
         else:
             model = pipeline.trained_model(preset)
         sep = separation.separate(
-            x, model, args.method, args.n_sources, rate=rate, seed=args.seed, name=args.audio
+            x,
+            model,
+            args.method,
+            args.n_sources,
+            rate=rate,
+            seed=args.seed,
+            separator=separator,
+            name=args.audio,
         )
     except (ValueError, FileNotFoundError) as err:  # AudioError is a ValueError
         print(f"latentsep: {err}", file=sys.stderr)

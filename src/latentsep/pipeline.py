@@ -7,8 +7,9 @@ and changed training code retrains them too. The chain::
 
     dataset ──► stage-1 model (Open-Unmix) ──► stage-1 estimates
        │                                            │ (train.target = "openunmix")
-       └──────────────► autoencoder ◄───────────────┘
-                            └──► evaluation tables (per methods, tracks, seed)
+       ├──────────────► autoencoder ◄───────────────┘
+       ├──► separators (MixIT, PIT)      │
+       └───────────────┴─────────────────┴──► evaluation tables (per methods, tracks, seed)
 
 Each artifact lives in ``data/<folder>/<key>/``; when the pipeline makes one it writes
 ``artifact.json`` beside it (parameters, inputs, seconds taken), which ``latentsep status``
@@ -32,10 +33,12 @@ from latentsep.audio import load_audio, prepare
 from latentsep.data import musdb, render
 from latentsep.device import pick_device
 from latentsep.evaluation import scoring
-from latentsep.models import openunmix, training
+from latentsep.models import mixit, openunmix, training
 from latentsep.models.autoencoder import Autoencoder
+from latentsep.models.separator import MaskSeparator
 from latentsep.paths import atomic_write, data_dir, param_key
 from latentsep.presets import DataConfig, Preset, UnmixConfig, with_overrides
+from latentsep.separation import get_method
 
 META = "artifact.json"
 
@@ -294,6 +297,45 @@ def trained_model(preset: Preset, progress: bool = True) -> Autoencoder:
     return autoencoder(preset, progress)[0]
 
 
+# --- learned separators ----------------------------------------------------------------------
+
+
+def separator_artifact(preset: Preset, mode: str) -> Artifact:
+    """A mask separator trained by ``mode`` ("mixit": on mixtures of the train split's
+    "other" stems; "pit": on their instruments) on the preset's dataset."""
+    ds = dataset_artifact(preset.data)
+    params = {
+        "separator": dataclasses.asdict(preset.separator),
+        "mode": mode,
+        "dataset": ds.key,
+        "version": mixit.TRAINING_VERSION,
+    }
+    return Artifact(f"separator ({mode})", "separators", params, (ds,))
+
+
+def separator(
+    preset: Preset, mode: str = "mixit", progress: bool = True
+) -> tuple[MaskSeparator, list[dict], Path]:
+    """The trained separator, its history (loss every 50 steps) and folder: trained on
+    the embedded train split the first time, reused afterwards."""
+    art = separator_artifact(preset, mode)
+    path = art.path / "separator.pt"
+    if not path.is_file():
+        cfg = preset.separator
+        fmt = dataclasses.replace(preset.model, sample_rate=cfg.sample_rate, channels=1)
+        train_tracks = tracks(preset.data, "train")
+        rate = train_tracks[0].rate
+        stems = prepare([t.stems["other"] for t in train_tracks], rate, fmt)
+        parts = None
+        if mode == "pit":
+            parts = [prepare(list(t.other_parts.values()), rate, fmt) for t in train_tracks]
+        t0 = time.perf_counter()
+        mixit.train(cfg, stems, art.path, mode, parts, progress=progress)
+        art.made(time.perf_counter() - t0)
+    model, payload = mixit.load(path, pick_device())
+    return model, payload["history"], art.path
+
+
 # --- evaluation tables ------------------------------------------------------------------------
 
 
@@ -305,6 +347,7 @@ class TestSet:
     scores: pd.DataFrame
     runs: pd.DataFrame
     order: list[str]  # methods, references first
+    separators: dict[str, MaskSeparator]  # the learned methods' networks, by method name
 
 
 def evaluation_artifact(
@@ -347,14 +390,15 @@ def evaluate_test_set(
     ]
     test_cases = scoring.cases(test_tracks, model.cfg)
     names = [*scoring.REFERENCES, *([scoring.NMF_CEILING] if nmf_ceiling else []), *methods]
-    methods_ = scoring.methods_for(names, model, seed=seed)
+    separators = {n: separator(base, n, progress)[0] for n in names if get_method(n).learned}
+    methods_ = scoring.methods_for(names, model, seed=seed, separators=separators)
     art = evaluation_artifact(model_dir.name, [c.track for c in test_cases], names, seed)
     t0 = time.perf_counter()
     fresh = not (art.path / "runs.csv").is_file()
     scores, runs = scoring.evaluate(test_cases, methods_, art.path, progress=progress)
     if fresh:
         art.made(time.perf_counter() - t0)
-    return TestSet(test_cases, model, model_dir, scores, runs, names)
+    return TestSet(test_cases, model, model_dir, scores, runs, names, separators)
 
 
 # --- status -----------------------------------------------------------------------------------
@@ -368,11 +412,12 @@ def status(preset: Preset) -> pd.DataFrame:
     if preset.train.target == "openunmix":
         chain.append(stage1_artifact(preset.unmix, ds.key, preset.data.sample_rate))
     chain.append(autoencoder_artifact(preset))
+    chain += [separator_artifact(preset, mode) for mode in mixit.MODES]
     rows = []
     for art in chain:
         rows.append(_status_row(art.name + " (this preset)", art.folder, art.key))
     listed = {(a.folder, a.key) for a in chain}
-    for folder in ("embedded", "openunmix", "models", "evaluations"):
+    for folder in ("embedded", "openunmix", "models", "separators", "evaluations"):
         root = data_dir() / folder
         for path in sorted(root.iterdir()) if root.is_dir() else []:
             if path.is_dir() and (folder, path.name) not in listed and "." not in path.name:
@@ -388,6 +433,7 @@ def _status_row(name: str, folder: str, key: str) -> dict[str, Any]:
         "embedded": path / "manifest.json",
         "openunmix": path / "other.pth",
         "models": path / "best.pt",
+        "separators": path / "separator.pt",
         "evaluations": path / "runs.csv",
     }[folder]
     return {

@@ -62,3 +62,14 @@ def torch_stft(x, n_fft: int, hop: int | None = None):
     window = torch.hann_window(n_fft, device=x.device)
     hop = hop or n_fft // 4
     return torch.stft(flat, n_fft, hop_length=hop, window=window, return_complex=True)
+
+
+def torch_istft(z, n_fft: int, hop: int, length: int):
+    """Inverse of :func:`torch_stft` for ``(..., freqs, frames)``: ``(..., length)``."""
+    import torch
+
+    shape = z.shape[:-2]
+    flat = z.reshape(-1, *z.shape[-2:])
+    window = torch.hann_window(n_fft, device=z.device)
+    x = torch.istft(flat, n_fft, hop_length=hop, window=window, length=length)
+    return x.reshape(*shape, length)

@@ -159,7 +159,8 @@ def match_sources(references: list[np.ndarray], estimates: list[np.ndarray]) -> 
     if not references or not estimates:
         return [None] * len(references)
     score = np.array([[si_sdr(r, e) for e in estimates] for r in references])
-    rows, cols = linear_sum_assignment(score, maximize=True)
+    # a silent estimate scores -inf; the solver needs finite costs to find an assignment
+    rows, cols = linear_sum_assignment(np.nan_to_num(score, neginf=-1e9), maximize=True)
     match: list[int | None] = [None] * len(references)
     for r, c in zip(rows, cols, strict=True):
         match[r] = int(c)

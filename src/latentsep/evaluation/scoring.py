@@ -35,6 +35,8 @@ TARGETS = {"median SI-SDRi (dB)": 8.0, "count right (%)": 80.0, "seconds for 180
 STUDY_METHODS = separation.method_names("study")
 #: The study's floor and the methods of chapter 06; none uses ground-truth stems.
 BEYOND_METHODS = separation.method_names("beyond")
+#: Trained on the instruments' stems: the architecture's ceiling, beside the methods above.
+SUPERVISED = separation.method_names("supervised")
 #: The floor and the ceiling every table shows; NMF's ceiling where NMF is compared.
 REFERENCES = ["mixture", "oracle IRM"]
 NMF_CEILING = "NMF, oracle grouping"
@@ -74,11 +76,16 @@ def cases(tracks, cfg: ModelConfig) -> list[Case]:
 
 
 def methods_for(
-    names, model: Autoencoder | None, oracle_count: bool = True, seed: int = 0
+    names,
+    model: Autoencoder | None,
+    oracle_count: bool = True,
+    seed: int = 0,
+    separators: dict | None = None,
 ) -> dict[str, CaseMethod]:
     """Each registered method name as a method on cases. ``oracle_count`` gives each the
     true number of instruments (else it is estimated); the references always get it, and
-    the oracles the true sources."""
+    the oracles the true sources; learned methods get their network from ``separators``
+    (method name -> trained separator)."""
 
     def make(name: str) -> CaseMethod:
         spec = separation.get_method(name)
@@ -94,6 +101,7 @@ def methods_for(
                 rate=case.rate,
                 seed=seed,
                 references=refs,
+                separator=(separators or {}).get(name),
                 name=case.track,
             )
 
@@ -161,9 +169,14 @@ def summary(scores: pd.DataFrame, columns=None, order=None) -> pd.DataFrame:
 
 
 def count_sources(
-    cases: list[Case], model: Autoencoder, ks=(2, 3, 4), seed: int = 0
+    cases: list[Case],
+    model: Autoencoder,
+    ks=(2, 3, 4),
+    seed: int = 0,
+    separators: dict | None = None,
 ) -> pd.DataFrame:
-    """How many instruments each counting rule finds in each case, beside the truth."""
+    """How many instruments each counting rule finds in each case, beside the truth
+    (with ``separators``, also each learned method's sounding outputs)."""
     from latentsep.separation import clustering, latents, nmf
 
     rows = []
@@ -179,6 +192,15 @@ def count_sources(
                 "NMF timbre silhouette": len(
                     set(nmf.separate(case.mixture, None, seed=seed, ks=ks)[1])
                 ),
+                "NMF harmonic silhouette": separation.separate(
+                    case.mixture, None, "nmf+harmonic", None, rate=case.rate, seed=seed, ks=ks
+                ).n_sources,
+                **{
+                    f"{name} sounding outputs": separation.separate(
+                        case.mixture, None, name, None, rate=case.rate, ks=ks, separator=net
+                    ).n_sources
+                    for name, net in (separators or {}).items()
+                },
             }
         )
     return pd.DataFrame(rows)
@@ -211,14 +233,27 @@ def long_excerpt(cases: list[Case], seconds: float) -> np.ndarray:
 
 
 def speed(
-    cases: list[Case], names, model: Autoencoder | None, seconds: float = 180.0, seed: int = 0
+    cases: list[Case],
+    names,
+    model: Autoencoder | None,
+    seconds: float = 180.0,
+    seed: int = 0,
+    separators: dict | None = None,
 ) -> pd.DataFrame:
     """Wall-clock time of each method on a :func:`long_excerpt` of ``seconds``, separated
     into 3 sources."""
     x = long_excerpt(cases, seconds)
     rows = []
     for name in names:
-        sep = separation.separate(x, model, name, 3, seed=seed, name=f"{seconds:g} s excerpt")
+        sep = separation.separate(
+            x,
+            model,
+            name,
+            3,
+            seed=seed,
+            separator=(separators or {}).get(name),
+            name=f"{seconds:g} s excerpt",
+        )
         rows.append({"method": name, "seconds": sep.seconds, "× real time": seconds / sep.seconds})
     return pd.DataFrame(rows).set_index("method")
 

@@ -1,7 +1,7 @@
 """The interface every separation method shares, and the registry that names them.
 
-A method is a function ``run(mixture, n_sources, *, model, seed, references, ks, criterion)
--> (sources, labels)`` registered with :func:`register` under a name, a one-line
+A method is a function ``run(mixture, n_sources, *, rate, model, seed, references, ks,
+criterion) -> (sources, labels)`` registered with :func:`register` under a name, a one-line
 description and flags (``needs_model``, ``needs_references``, ``learned``) — in the spirit of
 nussl's ``SeparationBase`` and EnCodec's name → builder table. :func:`separate`, the CLI's
 ``--method`` choices, the evaluation, the chapters and the benchmarks all read
@@ -38,7 +38,7 @@ class Method:
     description: str
     needs_model: bool = False  # the autoencoder (model=...)
     needs_references: bool = False  # the true sources: an oracle, a yardstick
-    learned: bool = False  # trains a model of its own
+    learned: bool = False  # runs a trained network of its own (separate(separator=...))
     tags: frozenset[str] = frozenset()  # the book's selections: "study", "beyond", "reference"
 
 
@@ -117,7 +117,7 @@ class Separation:
 def separate(
     audio: np.ndarray,
     model: Autoencoder | None = None,
-    method: str = "kmeans",
+    method: str = "nmf+harmonic",
     n_sources: int | None = None,
     *,
     rate: int | None = None,
@@ -125,6 +125,7 @@ def separate(
     ks: Sequence[int] = (2, 3, 4),
     criterion: str = "silhouette",
     references: list[np.ndarray] | None = None,
+    separator=None,
     name: str = "audio",
 ) -> Separation:
     """Separate a mixture into sources with a registered method.
@@ -140,6 +141,8 @@ def separate(
         seed: makes every random choice (K-Means, NMF initialisation) repeatable.
         references: the true sources, ``(channels, samples)`` each in the same format as
             ``audio``, for the oracles (``needs_references``).
+        separator: the trained network of a ``learned`` method
+            (:func:`latentsep.pipeline.separator` trains or loads it).
         name: names the input in error messages (e.g. its file name).
 
     Returns:
@@ -153,6 +156,8 @@ def separate(
         raise ValueError(f"method {method!r} needs a trained autoencoder (model=...)")
     if spec.needs_references and not references:
         raise ValueError(f"method {method!r} is an oracle: it needs the true sources")
+    if spec.learned and separator is None:
+        raise ValueError(f"method {method!r} needs its trained separator (separator=...)")
     if model is None and rate is None:
         raise ValueError("give the audio's sample rate (rate=...)")
     rate = rate or model.cfg.sample_rate
@@ -172,9 +177,11 @@ def separate(
     sources, labels = spec.run(
         x,
         n_sources,
+        rate=rate,
         model=model,
         seed=seed,
         references=references,
+        separator=separator,
         ks=tuple(ks),
         criterion=criterion,
     )

@@ -96,6 +96,18 @@ def _nmf(x, n_sources, *, seed=0, ks=(2, 3, 4), **_) -> Estimates:
 
 
 @register(
+    "nmf+harmonic",
+    "KL-NMF components grouped by their harmonics' amplitudes (pitch-invariant timbre)",
+    tags=("beyond",),
+)
+def _nmf_harmonic(x, n_sources, *, rate, seed=0, ks=(2, 3, 4), **_) -> Estimates:
+    def embed(mixture, w, h):
+        return nmf.harmonic_timbre(w, rate)
+
+    return nmf.separate(x, n_sources, seed=seed, ks=ks, embed=embed, standardize=False)
+
+
+@register(
     "nmf+latent",
     "KL-NMF components grouped by the autoencoder's latents of their sounds",
     needs_model=True,

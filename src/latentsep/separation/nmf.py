@@ -17,6 +17,7 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import NMF
 from sklearn.preprocessing import StandardScaler
 
+from latentsep import spectral
 from latentsep.separation import clustering, masks
 from latentsep.spectral import stft
 
@@ -28,6 +29,33 @@ def timbre(basis: np.ndarray, n_coefficients: int = 13) -> np.ndarray:
     the log spectrum without its first coefficient, so loudness does not count."""
     logs = np.log(basis + 1e-8 * basis.max())
     return dct(logs, axis=0, norm="ortho")[1 : n_coefficients + 1].T
+
+
+def harmonic_timbre(
+    basis: np.ndarray, rate: int, n_fft: int = spectral.N_FFT, n_harmonics: int = 16
+) -> np.ndarray:
+    """Pitch-invariant timbre of spectral templates ``(freqs, components)``: the log
+    amplitudes of the first ``n_harmonics`` harmonics of each template's fundamental,
+    loudness removed. A note's harmonics sit at n·f0 whatever its pitch, so two notes of one
+    instrument look alike here, while MFCC-like envelopes (:func:`timbre`) describe where a
+    note's energy lies in frequency — its pitch as much as its instrument.
+
+    The fundamental is found by weighted harmonic summation (weights 0.8^n, so f0/2, which
+    collects the same peaks at higher harmonic numbers, scores lower) over 55–1760 Hz.
+    Returns ``(components, n_harmonics)``."""
+    freqs = spectral.frequencies(n_fft, rate)
+    f0s = 55.0 * 2.0 ** (np.arange(0, 5 * 48) / 48)  # 1/48 octave from A1 to A6
+    n = np.arange(1, n_harmonics + 1)
+    weights = 0.8**n
+    rows = []
+    for w in np.asarray(basis, np.float64).T:
+        grid = f0s[:, None] * n[None, :]
+        amp = np.interp(grid, freqs, w, right=0.0)
+        f0 = f0s[np.argmax(amp @ weights)]
+        harm = np.interp(f0 * n, freqs, w, right=0.0)
+        logs = np.log(harm + 1e-3 * harm.max() + 1e-12)
+        rows.append(logs - logs.mean())
+    return np.stack(rows)
 
 
 def decompose(
@@ -97,13 +125,16 @@ def separate(
     seed: int = 0,
     ks=(2, 3, 4),
     embed: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
+    standardize: bool = True,
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Sources and each NMF component's source label. Components are described by
-    ``embed(mixture, w, h)`` (default: :func:`timbre` of the templates) and grouped by
-    K-Means; ``n_sources=None`` picks the number of groups by silhouette."""
+    ``embed(mixture, w, h)`` (default: :func:`timbre` of the templates), standardised
+    (unless the features share one unit, as :func:`harmonic_timbre`'s log amplitudes do)
+    and grouped by K-Means; ``n_sources=None`` picks the number of groups by silhouette."""
     w, h = decompose(mixture, n_components, seed)
     feats = embed(mixture, w, h) if embed is not None else timbre(w)
-    feats = StandardScaler().fit_transform(feats)
+    if standardize:
+        feats = StandardScaler().fit_transform(feats)
     if n_sources is None:
         n_sources = clustering.choose_k(feats, [k for k in ks if k < n_components], seed=seed)
     labels = KMeans(n_sources, n_init=4, random_state=seed).fit_predict(feats)

@@ -1,0 +1,160 @@
+"""Learned separation without stems (MixIT), its supervised twin (PIT), the grouping of
+their outputs without references, and the pitch-invariant timbre of NMF components."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from latentsep import separation
+from latentsep.evaluation import metrics
+from latentsep.models import mixit
+from latentsep.models.separator import MaskSeparator
+from latentsep.presets import SeparatorConfig, get_preset
+from latentsep.separation import learned, nmf
+
+TAU = 1e-3
+
+
+def test_mixit_loss_is_at_its_floor_for_the_exact_parts_and_finds_the_split():
+    torch.manual_seed(0)
+    parts = torch.randn(3, 4, 800)  # outputs: two parts of mixture 0, two of mixture 1
+    order = [2, 0, 3, 1]
+    outputs = parts[:, order]
+    mixtures = torch.stack([parts[:, 0] + parts[:, 1], parts[:, 2] + parts[:, 3]], dim=1)
+    loss, best = mixit.mixit_loss(outputs, mixtures, TAU)
+    assert loss.item() == pytest.approx(2 * 10 * math.log10(TAU), abs=1e-3)
+    # outputs 1 and 3 (parts 0, 1) make mixture 0; outputs 0 and 2 make mixture 1
+    assert best[0].tolist() == [[0, 1, 0, 1], [1, 0, 1, 0]]
+    wrong = torch.stack([outputs[:, 0] + outputs[:, 1], outputs[:, 2] + outputs[:, 3]], dim=1)
+    assert mixit.mixit_loss(wrong[:, [0, 0, 1, 1]] / 2, mixtures, TAU)[0] > loss + 10
+
+
+def test_assignments_cover_every_split_once():
+    a = mixit.assignments(3)
+    assert a.shape == (8, 2, 3)
+    assert torch.all(a.sum(dim=1) == 1)  # each output goes to exactly one mixture
+    assert len({tuple(x.flatten().tolist()) for x in a}) == 8
+
+
+def test_pit_loss_ignores_the_order_of_outputs():
+    torch.manual_seed(1)
+    refs = torch.randn(2, 4, 500)
+    refs[:, 3] = 0  # a stem of three instruments
+    mix = refs.sum(1)
+    est = refs + 0.1 * torch.randn_like(refs)
+    a = mixit.pit_loss(est, refs, mix, TAU)
+    b = mixit.pit_loss(est[:, [3, 1, 0, 2]], refs, mix, TAU)
+    assert torch.isclose(a, b) and a < -10
+
+
+def test_the_outputs_add_up_to_the_input():
+    model = MaskSeparator(get_preset("smoke").separator).eval()
+    x = torch.randn(2, 16000) * 0.1
+    with torch.no_grad():
+        y = model(x)
+    assert y.shape == (2, 4, 16000)
+    assert torch.allclose(y.sum(1), x, atol=1e-5)
+
+
+def test_grouping_counts_sounding_outputs_and_keeps_the_sum():
+    rng = np.random.default_rng(0)
+    outs = rng.standard_normal((4, 1, 8000)).astype(np.float32)
+    outs[3] *= 1e-3  # silent: 60 dB down
+    sources, labels = learned.group(outs, None, learned.FLOOR_DB, ks=(2, 3, 4))
+    assert len(sources) == 3  # counted: three sounding outputs
+    assert np.allclose(sum(sources), outs.sum(0), atol=1e-5)
+    two, labels = learned.group(outs, 2, learned.FLOOR_DB)
+    assert len(two) == 2 and set(labels) == {0, 1}
+    assert np.allclose(sum(two), outs.sum(0), atol=1e-5)
+
+
+def test_learned_methods_need_their_network():
+    spec = separation.get_method("mixit")
+    assert spec.learned and "beyond" in spec.tags
+    assert separation.get_method("pit").learned
+    x = np.random.default_rng(0).standard_normal((1, 16000)).astype(np.float32)
+    with pytest.raises(ValueError, match="needs its trained separator"):
+        separation.separate(x, None, "mixit", 2, rate=16000)
+
+
+def test_training_checks_its_input(tmp_path: Path):
+    cfg = get_preset("smoke").separator
+    stem = [np.zeros((1, 16000), np.float32)]
+    with pytest.raises(ValueError, match="at least two stems"):
+        mixit.train(cfg, stem, tmp_path, "mixit", progress=False)
+    with pytest.raises(ValueError, match="instrument parts"):
+        mixit.train(cfg, stem * 2, tmp_path, "pit", progress=False)
+    with pytest.raises(ValueError, match="unknown separator training"):
+        mixit.train(cfg, stem * 2, tmp_path, "gan", progress=False)
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    torch.save({"x": 1}, tmp_path / "other.pt")
+    for name in ("bad.pt", "other.pt"):
+        with pytest.raises(ValueError, match=f"{name}: not a latentsep separator"):
+            mixit.load(tmp_path / name)
+
+
+def _tone_stem(rng: np.random.Generator, rate: int, n: int, low: bool) -> np.ndarray:
+    """Notes of one timbre: a low harmonic tone or a high one, starting and stopping at
+    random — two "instruments" that vary independently across stems."""
+    t = np.arange(n) / rate
+    x = np.zeros(n)
+    for start in range(0, n, rate // 4):
+        if rng.random() < 0.5:
+            continue
+        f0 = rng.uniform(100, 200) if low else rng.uniform(1000, 1600)
+        seg = slice(start, min(n, start + rate // 4))
+        x[seg] += sum(np.sin(2 * np.pi * f0 * k * t[seg]) / k for k in (1, 2, 3))
+    return (0.1 * x)[None].astype(np.float32)
+
+
+def test_a_tiny_mixit_separator_beats_the_mixture(tmp_path: Path):
+    """Trained only on mixtures of mixtures whose parts vary independently, it splits a
+    new mixture of a low and a high tone better than leaving it alone."""
+    rate, n = 8000, 16000
+    rng = np.random.default_rng(0)
+    stems = [_tone_stem(rng, rate, 2 * n, low=bool(i % 2)) for i in range(16)]
+    cfg = SeparatorConfig(
+        sample_rate=rate,
+        n_fft=256,
+        hop=64,
+        hidden=32,
+        layers=1,
+        outputs=2,
+        segment_seconds=1.0,
+        batch_size=8,
+        steps=150,
+        lr=3e-3,
+    )
+    model, history = mixit.train(cfg, stems, tmp_path, "mixit", progress=False)
+    assert history[-1]["loss"] < history[0]["loss"]
+    test = np.random.default_rng(99)
+    low, high = _tone_stem(test, rate, n, True), _tone_stem(test, rate, n, False)
+    sep = separation.separate(low + high, None, "mixit", 2, rate=rate, separator=model)
+    rows = metrics.separation_scores(
+        {"low": low, "high": high}, sep.sources, low + high, rate, bss=False
+    )
+    assert min(r["SI-SDRi (dB)"] for r in rows) > 3.0
+
+
+def test_harmonic_timbre_is_pitch_invariant():
+    rate, n_fft = 22050, 2048
+    freqs = np.fft.rfftfreq(n_fft, 1 / rate)
+
+    def template(f0: float, amps: list[float]) -> np.ndarray:
+        w = np.zeros_like(freqs)
+        for k, a in enumerate(amps, start=1):
+            w += a * np.exp(-0.5 * ((freqs - k * f0) / 4.0) ** 2)
+        return w + 1e-6
+
+    bright = [1 / k for k in range(1, 17)]
+    hollow = [1 / k if k % 2 else 0.02 / k for k in range(1, 17)]
+    basis = np.stack([template(220, bright), template(330, bright), template(220, hollow)], axis=1)
+    t = nmf.harmonic_timbre(basis, rate, n_fft)
+    same = np.linalg.norm(t[0] - t[1])
+    different = np.linalg.norm(t[0] - t[2])
+    assert same < 0.25 * different
