@@ -48,6 +48,8 @@ EXPECTED_OUTPUT = {
         "ours (median, embedded test set)",
         "The study's method, reproduced",
         "Hoyer sparsity",
+        "Separating without stems:",
+        "of the oracle mask's",
     ],
     "06_beyond": [
         "NMF, oracle grouping",

@@ -115,10 +115,22 @@ def fit(
     progress: bool = True,
     max_epochs: int | None = None,
 ) -> History:
-    """Train (or continue training) into ``out_dir`` (``last.pt``, ``best.pt``, history).
+    """Train (or continue training) the autoencoder into ``out_dir``.
 
-    Signals are ``(channels, samples)`` arrays already at the model's rate and channels.
-    ``max_epochs`` stops early (tests use it to interrupt a run).
+    Args:
+        preset: the model (``preset.model``) and its training (``preset.train``).
+        train_signals: ``(channels, samples)`` float32 arrays already at the model's sample
+            rate and channel count (:func:`latentsep.audio.prepare`).
+        valid_signals: the same, held out; fixed excerpts of them are scored every epoch.
+        out_dir: where ``last.pt`` (resumable), ``best.pt`` (lowest validation loss) and
+            ``history.json`` are written, each atomically.
+        device: "cpu", "cuda"...; default the GPU when there is one.
+        resume: continue from ``last.pt`` when it exists.
+        max_epochs: stop early (tests use it to interrupt a run).
+
+    Returns:
+        The :class:`History`: per epoch, the loss and its parts (time MSE, log-spectral MSE,
+        latent penalty), the validation loss, seconds and audio seconds trained.
     """
     cfg, mcfg = preset.train, preset.model
     rank, world = ddp_init()
