@@ -95,6 +95,7 @@ def describe() -> str:
             n for n, f in (("model", m.needs_model), ("true sources", m.needs_references)) if f
         ]
         flag = f"[needs {', '.join(needs)}] " if needs else ""
+        flag += "[trains its network on first use] " if m.learned else ""
         lines.append(f"{m.name:<{width}}  {flag}{m.description}")
     return "\n".join(lines)
 
