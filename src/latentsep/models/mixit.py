@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import pickle
 import time
 from pathlib import Path
@@ -200,26 +199,3 @@ def load(path: Path, device: str | torch.device = "cpu") -> tuple[MaskSeparator,
     model = MaskSeparator(SeparatorConfig(**payload["config"])).to(device)
     model.load_state_dict(payload["state_dict"])
     return model.eval(), payload
-
-
-def seconds_per_step(cfg: SeparatorConfig, mode: str = "mixit", steps: int = 3) -> float:
-    """Wall time of one training step on random audio (after a warm-up step)."""
-    rng = np.random.default_rng(0)
-    n = int(cfg.segment_seconds * cfg.sample_rate)
-    stems = [0.1 * rng.standard_normal((1, 2 * n)).astype(np.float32) for _ in range(4)]
-    parts = [[s * 0.5, s * 0.5] for s in stems]
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        short = SeparatorConfig(**{**cfg.__dict__, "steps": 1})
-        train(short, stems, Path(tmp), mode, parts, progress=False)
-        t0 = time.perf_counter()
-        train(
-            SeparatorConfig(**{**cfg.__dict__, "steps": steps}),
-            stems,
-            Path(tmp),
-            mode,
-            parts,
-            progress=False,
-        )
-    return (time.perf_counter() - t0) / steps if steps else math.nan

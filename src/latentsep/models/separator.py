@@ -24,15 +24,16 @@ class MaskSeparator(nn.Module):
         self.cfg = cfg
         bins = cfg.n_fft // 2 + 1
         self.bins = bins
+        half = max(1, cfg.hidden // 2)  # each direction of the BLSTM
         self.inp = nn.Sequential(nn.Linear(bins, cfg.hidden), nn.Tanh())
         self.rnn = nn.LSTM(
             cfg.hidden,
-            cfg.hidden // 2 if cfg.hidden > 1 else 1,
+            half,
             cfg.layers,
             batch_first=True,
             bidirectional=True,
         )
-        self.out = nn.Linear(2 * (cfg.hidden // 2 if cfg.hidden > 1 else 1), cfg.outputs * bins)
+        self.out = nn.Linear(2 * half, cfg.outputs * bins)
 
     def masks(self, spec: torch.Tensor) -> torch.Tensor:
         """Masks ``(batch, M, freqs, frames)`` that sum to 1 over M, from a complex STFT

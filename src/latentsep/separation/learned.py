@@ -77,9 +77,11 @@ def group(
         centres = np.stack([feats[idx][sub == g].mean(axis=0) for g in range(n)])
         for i in np.flatnonzero(labels < 0):  # silent outputs join the nearest source
             labels[i] = int(np.argmin(((centres - feats[i]) ** 2).sum(axis=1)))
-    sources = [outs[labels == g].sum(axis=0) for g in range(max(n, labels.max() + 1))]
-    sources += [np.zeros_like(outs[0])] * (n - len(sources))
-    return sources[:n] if n < len(sources) else sources, labels
+    # n > M: the groups past the outputs are silent
+    zero = np.zeros_like(outs[0])
+    return [
+        outs[labels == g].sum(axis=0) if np.any(labels == g) else zero for g in range(n)
+    ], labels
 
 
 def _learned(x, n_sources, *, rate, separator, ks=(2, 3, 4), **_) -> Estimates:
