@@ -8,6 +8,32 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--regenerate",
+        action="store_true",
+        help="rewrite tests/data/regression-smoke.json from this run (test_regression.py)",
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hermetic(tmp_path_factory: pytest.TempPathFactory):
+    """Tests see no machine state: no ``MUSDB_PATH``, an empty torch hub (no real Open-Unmix
+    weights); both, and torch's thread count, are restored afterwards."""
+    import torch
+
+    hub = torch.hub.get_dir()
+    threads = torch.get_num_threads()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MUSDB_PATH", raising=False)
+        torch.hub.set_dir(str(tmp_path_factory.mktemp("torch-hub")))
+        try:
+            yield
+        finally:
+            torch.hub.set_dir(hub)
+            torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A session-wide LATENTSEP_DATA so smoke artifacts are shared between tests, not reused

@@ -1,12 +1,16 @@
 """The built book as a reader sees it: every page opened in headless Chromium.
 
 Screenshots of every page land in ``<book>/_build/screenshots/`` (look at them); the test
-fails on a page with a traceback, raw widget output, an empty cell output or a broken image.
-Skips, saying why, where Chromium is not installed (CI installs it: ``.ci/run``).
+fails on a page with a traceback, raw widget output, an empty cell output, a broken image,
+NaN in a table, papermill's injected-parameters cell, a code line cut off at the right edge
+(measured in the browser, with every folded code cell opened) or an audio player without its
+spectrogram beside it. Skips, saying why, where Chromium is not installed (CI installs it:
+``.ci/run``).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -34,7 +38,41 @@ FORBIDDEN = {
     "raw widget output": re.compile(r"application/vnd\.jupyter\.widget|interactive\(children="),
     "a text repr instead of a figure": re.compile(r"&lt;Figure size \d+x\d+ with|<Figure size"),
     "an object repr instead of HTML": re.compile(r"&lt;IPython\.core\.display\.\w+ object"),
+    "NaN in a table": re.compile(r"<td[^>]*>\s*NaN\s*</td>"),
+    "a MyST role left as text (in a Markdown output?)": re.compile(r"\{(?:numref|ref|cite)\}"),
+    "papermill's injected-parameters cell": re.compile(r"tag_injected-parameters"),
 }
+#: Measures the laid-out page: folded code opened, every ``pre`` of a cell that is wider
+#: than its box (a line cut off), every audio player without a spectrogram in its unit
+#: beside it (or directly under it).
+PROBE = """<script>
+(function () {
+  document.querySelectorAll("details").forEach(function (d) { d.open = true; });
+  var cut = [];
+  document.querySelectorAll("div.cell pre").forEach(function (pre) {
+    if (pre.scrollWidth > pre.clientWidth + 1) {
+      var longest = pre.textContent.split("\\n").sort(function (a, b) {
+        return b.length - a.length; })[0];
+      cut.push(longest.trim().slice(0, 80));
+    }
+  });
+  var lonely = 0, players = document.querySelectorAll("audio");
+  players.forEach(function (audio) {
+    var unit = audio.closest(".%s");
+    var img = unit && unit.querySelector("img");
+    if (!img) { lonely += 1; return; }
+    var a = audio.getBoundingClientRect(), i = img.getBoundingClientRect();
+    var beside = a.top < i.bottom && a.bottom > i.top;
+    var under = a.top >= i.bottom - 1 && a.top - i.bottom < 40;
+    if (!beside && !under) { lonely += 1; }
+  });
+  var out = document.createElement("div");
+  out.id = "latentsep-probe";
+  out.setAttribute("data-result", JSON.stringify(
+    {cut: cut, lonely: lonely, players: players.length}));
+  document.body.appendChild(out);
+})();
+</script>"""
 
 pytestmark = [
     pytest.mark.slow,
@@ -62,6 +100,23 @@ def pages(html: Path) -> list[Path]:
         for p in html.rglob("*.html")
         if p.name not in ("search.html", "genindex.html", "index.html") and "_static" not in p.parts
     )
+
+
+def probe(page: Path, profile: Path) -> dict:
+    """Run :data:`PROBE` in a copy of ``page`` beside it (so its links resolve) at the
+    screenshot's width; returns what it measured."""
+    from latentsep.book.plots import LISTEN_CLASS
+
+    copy = page.with_name(f"{page.stem}.probe.html")
+    copy.write_text(page.read_text().replace("</body>", PROBE % LISTEN_CLASS + "</body>"))
+    try:
+        dom = chromium("--window-size=1300,3000", "--dump-dom", copy.as_uri(), profile=profile)
+    finally:
+        copy.unlink()
+    found = re.search(r'id="latentsep-probe" data-result="([^"]*)"', dom.stdout)
+    if not found:
+        return {"error": "the probe did not run"}
+    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
 
 
 def test_every_page_renders_cleanly(smoke_book: Path, tmp_path: Path):
@@ -99,6 +154,18 @@ def test_every_page_renders_cleanly(smoke_book: Path, tmp_path: Path):
         empty = re.findall(r'<div class="cell_output docutils container">\s*</div>', dom)
         if empty:
             problems.append(f"{page.name}: {len(empty)} empty cell output(s)")
+        if len(re.findall(r"tag_parameters\b", dom)) > 1:
+            problems.append(f"{page.name}: more than one parameters box")
+        measured = probe(page, tmp_path / "profile")
+        if "error" in measured:
+            problems.append(f"{page.name}: {measured['error']}")
+        for line in measured.get("cut", []):
+            problems.append(f"{page.name}: a code line cut off at the right edge: {line!r}")
+        if measured.get("lonely"):
+            problems.append(
+                f"{page.name}: {measured['lonely']} of {measured['players']} audio players "
+                "without a spectrogram beside them"
+            )
         shot = shots / f"{page.relative_to(html).with_suffix('.png').as_posix().replace('/', '_')}"
         chromium(
             "--window-size=1300,3000", f"--screenshot={shot}", url, profile=tmp_path / "profile"
@@ -109,3 +176,5 @@ def test_every_page_renders_cleanly(smoke_book: Path, tmp_path: Path):
     # the book's own pages show figures, tables and audio
     chapter = (html / "chapters" / "04_clustering.html").read_text()
     assert "<audio" in chapter and "<table" in chapter and "<img" in chapter
+    assert "tag_parameters" in chapter, "one parameters box per chapter"
+    assert 'id="fig-04-sisdri"' in chapter, "numbered figures"

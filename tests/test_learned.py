@@ -94,7 +94,7 @@ def test_training_checks_its_input(tmp_path: Path):
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     torch.save({"x": 1}, tmp_path / "other.pt")
     for name in ("bad.pt", "other.pt"):
-        with pytest.raises(ValueError, match=f"{name}: not a latentsep separator"):
+        with pytest.raises(ValueError, match=f"{name}: not a latentsep checkpoint"):
             mixit.load(tmp_path / name)
 
 

@@ -149,22 +149,36 @@ def test_reconstruction_metrics_known_values():
     assert half["level (dB)"] == pytest.approx(-20 * math.log10(2), abs=1e-6)
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def test_two_process_gloo_ddp(tmp_path: Path):
+    import json
+
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     cmd = [
         sys.executable,
         "-m",
         "torch.distributed.run",
         "--nproc_per_node=2",
-        "--master_port=29533",
+        f"--master_port={_free_port()}",
         str(Path(__file__).with_name("ddp_worker.py")),
         str(tmp_path),
     ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert (tmp_path / "rank0.txt").read_text() == "2"
-    assert (tmp_path / "rank1.txt").read_text() == "2"
-    assert (tmp_path / "last.pt").is_file() and (tmp_path / "best.pt").is_file()
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert len(ranks[0]["valid"]) == 2
+    assert ranks[0]["valid"] == ranks[1]["valid"]  # the same weights on both ranks
+    assert ranks[0]["loss"] != ranks[1]["loss"]  # trained on different batches
+    on_disk = json.loads((tmp_path / "history.json").read_text())
+    assert [e["valid"] for e in on_disk] == ranks[0]["valid"]  # rank 0 wrote the files
+    training.load_model(tmp_path / "best.pt")
 
 
 def test_trains_on_openunmix_estimates(tmp_path: Path):
@@ -197,3 +211,135 @@ def test_cli_train_reuses_its_model(data_root: Path, capsys):
     assert (Path(first) / "best.pt").is_file()
     assert cli.main(["train", "--preset", "smoke"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == first
+
+
+# --- crash safety and checkpoints ------------------------------------------------------
+
+KILL_WORKER = """
+import sys
+from pathlib import Path
+import numpy as np
+import torch
+from latentsep.models import training
+from latentsep.presets import get_preset
+
+torch.set_num_threads(int(sys.argv[2]))
+preset = get_preset("smoke", {"train.epochs": 4, "train.batch_size": 2})
+rng = np.random.default_rng(0)
+signals = [rng.standard_normal((1, 16000)).astype(np.float32) * 0.1 for _ in range(13)]
+training.fit(preset, signals[1:], signals[:1], Path(sys.argv[1]), progress=False)
+"""
+
+
+def test_sigkill_mid_training_resumes_to_the_same_weights(tmp_path: Path):
+    """A training process killed with SIGKILL in the middle of an epoch leaves checkpoints
+    that load, and resuming gives exactly the weights of an uninterrupted run."""
+    import signal
+    import time
+
+    preset = get_preset("smoke", {"train.epochs": 4, "train.batch_size": 2})
+    rng = np.random.default_rng(0)
+    signals = [rng.standard_normal((1, 16000)).astype(np.float32) * 0.1 for _ in range(13)]
+    threads = str(torch.get_num_threads())  # the same float reductions in both processes
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-c", KILL_WORKER, str(killed), threads])
+    try:
+        deadline = time.monotonic() + 120
+        while not (killed / "last.pt").is_file():  # the first epoch is on disk...
+            assert proc.poll() is None and time.monotonic() < deadline, "worker ended early"
+            time.sleep(0.02)
+        time.sleep(0.3)  # ...and the second one under way
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    done = torch.load(killed / "last.pt", weights_only=False)["epoch"] + 1
+    assert 1 <= done < 4, "killed after training ended: the test proved nothing"
+    assert training.load_model(killed / "best.pt")[0] is not None  # a loadable state
+    assert not list(killed.glob(".*tmp*")), "a half-written file was left behind"
+
+    resumed = training.fit(preset, signals[1:], signals[:1], killed, progress=False)
+    training.fit(preset, signals[1:], signals[:1], tmp_path / "whole", progress=False)
+    assert len(resumed.epochs) == 4
+    for name in ("last.pt", "best.pt"):
+        a = torch.load(killed / name, weights_only=False)["model"]
+        b = torch.load(tmp_path / "whole" / name, weights_only=False)["model"]
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_bad_checkpoints_say_what_they_are(tmp_path: Path):
+    from latentsep.models import mixit
+
+    (tmp_path / "text.pt").write_bytes(b"invalid literal")
+    torch.save({"x": 1}, tmp_path / "dict.pt")
+    sep_cfg = get_preset("smoke").separator
+    from latentsep.models.separator import MaskSeparator
+
+    mixit.save(MaskSeparator(sep_cfg), "mixit", [], tmp_path / "separator.pt")
+    model = Autoencoder(SMOKE.model)
+    training.save_checkpoint(tmp_path / "ok.pt", model, None, 0, training.History(), SMOKE)
+    payload = torch.load(tmp_path / "ok.pt", weights_only=False)
+    torch.save({**payload, "version": 0}, tmp_path / "old.pt")
+    torch.save({**payload, "model": {"w": torch.zeros(1)}}, tmp_path / "damaged.pt")
+    cases = {
+        "text.pt": "not a latentsep checkpoint",
+        "dict.pt": "not a latentsep checkpoint",
+        "separator.pt": "a latentsep separator checkpoint, expected a latentsep autoencoder",
+        "old.pt": "written by an incompatible version of latentsep",
+        "damaged.pt": "a damaged latentsep autoencoder checkpoint",
+        "missing.pt": "no such checkpoint",
+    }
+    for name, message in cases.items():
+        with pytest.raises(ValueError, match=f"{name}: {message}"):
+            training.load_model(tmp_path / name)
+    assert training.load_model(tmp_path / "ok.pt")[0].cfg == SMOKE.model
+    # written before checkpoints named their format: the same content, still read
+    legacy = {k: v for k, v in payload.items() if k not in ("format", "version")}
+    torch.save(legacy, tmp_path / "legacy.pt")
+    assert training.load_model(tmp_path / "legacy.pt")[0].cfg == SMOKE.model
+
+
+def test_cli_names_a_bad_model_checkpoint(tmp_path: Path, capsys):
+    from latentsep import cli
+    from latentsep.audio import save_audio
+
+    save_audio(tmp_path / "in.wav", _signals(1, 16000)[0], 16000)
+    (tmp_path / "bad.pt").write_bytes(b"junk")
+    code = cli.main(
+        [
+            "separate",
+            str(tmp_path / "in.wav"),
+            "--out",
+            str(tmp_path / "o"),
+            "--method",
+            "kmeans",
+            "--model",
+            str(tmp_path / "bad.pt"),
+        ]
+    )
+    assert code == 2
+    assert "bad.pt: not a latentsep checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_crash_between_checkpoint_writes_leaves_a_loadable_model(tmp_path: Path, monkeypatch):
+    """The process dies right after the first checkpoint file of the first epoch is written:
+    best.pt must already be there, and resuming must reach the uninterrupted weights."""
+    preset = get_preset("smoke", {"train.epochs": 2})
+    signals = _signals()
+    real = training.save_checkpoint
+
+    def crash_after_first(*args, **kwargs):
+        real(*args, **kwargs)
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(training, "save_checkpoint", crash_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(preset, signals[1:], signals[:1], tmp_path / "a", progress=False)
+    monkeypatch.setattr(training, "save_checkpoint", real)
+    training.load_model(tmp_path / "a" / "best.pt")  # loads: no FileNotFoundError
+    training.fit(preset, signals[1:], signals[:1], tmp_path / "a", progress=False)
+    training.fit(preset, signals[1:], signals[:1], tmp_path / "b", progress=False)
+    a = torch.load(tmp_path / "a" / "best.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "b" / "best.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -13,6 +13,7 @@ import pytest
 from latentsep import cli
 from latentsep.book import build as book
 from latentsep.book import colab
+from latentsep.paths import repository_url
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = book.chapter_sources(ROOT / "notebooks")
@@ -50,6 +51,7 @@ EXPECTED_OUTPUT = {
         "Hoyer sparsity",
         "Separating without stems:",
         "of the oracle mask's",
+        "not reported",  # not NaN, where the study reported nothing
     ],
     "06_beyond": [
         "NMF, oracle grouping",
@@ -89,6 +91,45 @@ def test_chapter_structure(source: Path):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "google.colab" in code[0].source, "first code cell installs the package in Colab"
     assert colab.badge_url(source.stem) in source.read_text(), "Open-in-Colab link"
+    # a reader sees prose, numbers, figures and sound; the code folds behind a toggle
+    folded = {"parameters", "remove-cell", "hide-input", "remove-input", "hide-cell"}
+    shown = [c.source.splitlines()[0] for c in code if not folded & set(c.metadata.get("tags", []))]
+    assert not shown, f"tag these code cells hide-input (or remove-input): {shown}"
+
+
+def test_every_link_to_the_repository_is_the_one_in_pyproject():
+    url = repository_url()
+    for page in colab.linked_pages(ROOT / "notebooks"):
+        text = page.read_text()
+        assert colab.point_to_repository(text, url) == text, f"{page.name}: run `make colab`"
+    for source in SOURCES:
+        install = next(c for c in jupytext.read(source).cells if c.cell_type == "code")
+        assert f'"latentsep @ git+{url}"' in install.source, source.name
+    clone = f"git clone {url}"
+    assert clone in (ROOT / "README.md").read_text()
+    assert clone in (ROOT / "book" / "reproduce.md").read_text()
+
+
+def test_a_fork_sets_its_address_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import shutil
+
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
+    shutil.copy(ROOT / "README.md", tmp_path)
+    (tmp_path / "book").mkdir()
+    shutil.copy(ROOT / "book" / "reproduce.md", tmp_path / "book")
+    fork = "https://github.com/someone/fork"
+    monkeypatch.setattr(colab, "repository_url", lambda: fork)
+    changed = {p.name for p in colab.sync(tmp_path / "notebooks")}
+    assert {"README.md", "reproduce.md", "00_overview.md", "00_overview.ipynb"} <= changed
+    old = repository_url().removeprefix("https://github.com/")
+    for page in [*colab.linked_pages(tmp_path / "notebooks"), *tmp_path.glob("notebooks/colab/*")]:
+        assert old not in page.read_text(), page.name
+    text = (tmp_path / "notebooks" / "colab" / "04_clustering.ipynb").read_text()
+    assert "git+https://github.com/someone/fork" in text
+    assert (
+        "git clone https://github.com/someone/fork && cd fork"
+        in (tmp_path / "book" / "reproduce.md").read_text()
+    )
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
@@ -115,8 +156,12 @@ def test_chapter_runs_with_smoke_preset(source: Path, smoke_book: Path):
     blob = "\n".join(text)
     for expected in EXPECTED_OUTPUT[source.stem]:
         assert expected in blob, f"{expected!r} missing from {source.stem}'s outputs"
-    injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
-    assert injected and "smoke" in "".join(injected[0]["source"])
+    # one parameters box, with this run's values folded in from papermill's injected cell
+    tags = [c["metadata"].get("tags", []) for c in nb["cells"]]
+    assert not any("injected-parameters" in t for t in tags)
+    (box,) = [c for c, t in zip(nb["cells"], tags, strict=True) if "parameters" in t]
+    assert 'preset = "smoke"' in "".join(box["source"])
+    assert nb["metadata"]["latentsep"]["key"], "the build record of the chapter cache"
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ Arrays are ``float32`` shaped ``(channels, samples)`` everywhere in the package.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -59,12 +60,15 @@ def load_audio(
 ) -> tuple[np.ndarray, int]:
     """Read audio as ``(channels, samples)`` float32, optionally resampled and mixed down."""
     path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"{path}: no such file")
+    info = audio_info(path)
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as err:
         raise AudioError(f"{path}: not a readable audio file ({err})") from err
+    if len(data) != info.frames:
+        raise AudioError(
+            f"{path}: truncated (the header says {info.frames} frames, read {len(data)})"
+        )
     x = data.T
     if mono and x.shape[0] > 1:
         x = x.mean(axis=0, keepdims=True)
@@ -73,6 +77,129 @@ def load_audio(
         rate = sample_rate
     min_samples = max(1, int(round(min_seconds * rate)))
     return check_audio(x, str(path), min_samples=min_samples, allow_silent=allow_silent), rate
+
+
+#: libsndfile's note on a chunk whose header promises more bytes than the file holds.
+_SHORT_CHUNK = re.compile(r"^(data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+
+def audio_info(path: str | os.PathLike) -> sf._SoundFileInfo:
+    """The file's format (frames, rate, channels); an :class:`AudioError` naming the file
+    when it is missing, unreadable or truncated (its header promises more audio than the
+    file holds — libsndfile would silently read what is there)."""
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: no such file")
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise AudioError(f"{path}: not a readable audio file ({err})") from err
+    short = _SHORT_CHUNK.search(info.extra_info)
+    if short and int(short.group(3)) < int(short.group(2)):
+        raise AudioError(
+            f"{path}: truncated: the header promises {int(short.group(2))} bytes of audio, "
+            f"the file holds {int(short.group(3))} (an interrupted copy or download?)"
+        )
+    return info
+
+
+def read_block(path: str | os.PathLike, start: int, frames: int) -> np.ndarray:
+    """``frames`` frames from ``start`` as ``(channels, frames)`` float32 (fewer at the end)."""
+    data, _ = sf.read(str(path), frames=frames, start=start, dtype="float32", always_2d=True)
+    return np.ascontiguousarray(data.T)
+
+
+def scan_audio(
+    path: str | os.PathLike, *, min_samples: int = 1, block: int = 1 << 20
+) -> tuple[sf._SoundFileInfo, float, float]:
+    """Check a whole file in blocks (memory flat in its length), before any work on it:
+    readable, not truncated, long enough, finite, not silent. Returns its info, the RMS of
+    its samples and the RMS of its mono mix-down."""
+    path = Path(path)
+    info = audio_info(path)
+    if info.frames < min_samples:
+        raise AudioError(f"{path}: too short ({info.frames} samples, need at least {min_samples})")
+    total = mono_total = 0.0
+    peak = 0.0
+    read = 0
+    for start in range(0, info.frames, block):
+        try:
+            x = read_block(path, start, block)
+        except (sf.LibsndfileError, RuntimeError) as err:
+            raise AudioError(f"{path}: unreadable at frame {start} ({err})") from err
+        if not np.all(np.isfinite(x)):
+            raise AudioError(f"{path}: contains NaN or infinite samples")
+        total += float(np.sum(np.square(x, dtype=np.float64)))
+        mono_total += float(np.sum(np.square(x.mean(axis=0), dtype=np.float64)))
+        peak = max(peak, float(np.max(np.abs(x), initial=0.0)))
+        read += x.shape[1]
+    if read != info.frames:
+        raise AudioError(f"{path}: truncated (the header says {info.frames} frames, read {read})")
+    if peak <= 1e-8:
+        raise AudioError(f"{path}: is silent (all samples are zero)")
+    n = max(1, info.frames)
+    return info, float(np.sqrt(total / (n * info.channels))), float(np.sqrt(mono_total / n))
+
+
+def check_output_dir(path: str | os.PathLike) -> Path:
+    """The output folder, checked before any work (nothing is created yet): an existing
+    folder we can write into, or one that can be created there."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise AudioError(f"{path}: exists and is not a folder; choose another --out")
+    parent = path
+    while not parent.exists():  # the nearest existing ancestor must be a writable folder
+        parent = parent.parent
+    if not parent.is_dir():
+        raise AudioError(f"{path}: cannot be created: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise AudioError(f"{path}: cannot be written: no permission to write in {parent}")
+    return path
+
+
+def _float_wav(path: Path, rate: int, channels: int) -> sf.SoundFile:
+    """A float32 WAV open for writing, without libsndfile's PEAK chunk: it holds the time of
+    writing, and reruns must give the same bytes."""
+    f = sf.SoundFile(str(path), "w", samplerate=rate, channels=channels, subtype="FLOAT")
+    sf._snd.sf_command(f._file, 0x1050, sf._ffi.NULL, 0)  # SFC_SET_ADD_PEAK_CHUNK off
+    return f
+
+
+class SourceWriter:
+    """Writes ``source_1.wav ...`` into a folder without ever leaving half an output: the
+    files grow block by block under temporary names and are renamed into place by
+    :meth:`commit`, which also removes ``source_N.wav`` of an earlier run with more sources;
+    leaving the ``with`` block without a commit removes the temporary files."""
+
+    def __init__(self, folder: Path, n: int, rate: int, channels: int) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.paths = [self.folder / f"source_{i}.wav" for i in range(1, n + 1)]
+        self.tmps = [p.with_name(f".{p.stem}.partial-{os.getpid()}.wav") for p in self.paths]
+        self.files = [_float_wav(t, rate, channels) for t in self.tmps]
+
+    def write(self, sources: list[np.ndarray]) -> None:
+        for f, x in zip(self.files, sources, strict=True):
+            f.write(np.ascontiguousarray(np.asarray(x, np.float32).T))
+
+    def commit(self) -> list[Path]:
+        for f in self.files:
+            f.close()
+        for tmp, path in zip(self.tmps, self.paths, strict=True):
+            os.replace(tmp, path)
+        for stale in self.folder.glob("source_*.wav"):
+            if stale not in self.paths and re.fullmatch(r"source_\d+\.wav", stale.name):
+                stale.unlink()
+        return self.paths
+
+    def __enter__(self) -> SourceWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for f in self.files:
+            f.close()
+        for tmp in self.tmps:
+            tmp.unlink(missing_ok=True)
 
 
 def crop(x: np.ndarray, start: int, n: int) -> np.ndarray:

@@ -47,6 +47,9 @@ def _presets(args: argparse.Namespace, preset: Preset) -> int:
 def _book_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chapter", action="append", help="only this notebook (file stem)")
     p.add_argument("--no-html", action="store_true", help="execute the notebooks only")
+    p.add_argument(
+        "--force", action="store_true", help="execute every chapter, even when its inputs match"
+    )
     _timeout_arg(p)
 
 
@@ -71,6 +74,7 @@ def _book(args: argparse.Namespace, preset: Preset) -> int:
             chapters=args.chapter or None,
             html=not args.no_html,
             cell_timeout_s=args.cell_timeout,
+            force=args.force,
         )
     except (build.ChapterError, ValueError) as err:
         print(f"latentsep: {err}", file=sys.stderr)
@@ -142,7 +146,7 @@ def _separate_args(p: argparse.ArgumentParser) -> None:
 def _separate(args: argparse.Namespace, preset: Preset) -> int:
     from pathlib import Path
 
-    from latentsep import audio, pipeline, separation
+    from latentsep import pipeline, separation
     from latentsep.models import training
 
     if args.list_methods:
@@ -151,9 +155,10 @@ def _separate(args: argparse.Namespace, preset: Preset) -> int:
     if not args.audio or not args.out:
         print("latentsep: separate needs an audio file and --out", file=sys.stderr)
         return 2
-    try:
-        x, rate = audio.load_audio(args.audio)
-        spec = separation.get_method(args.method)
+    spec = separation.get_method(args.method)
+    try:  # every check that needs no model first: training one can take minutes
+        outputs = preset.separator.outputs if spec.learned else None
+        separation.preflight(args.audio, args.out, args.method, args.n_sources, outputs=outputs)
         separator = pipeline.separator(preset, args.method)[0] if spec.learned else None
         if args.model:
             model = training.load_model(Path(args.model))[0]
@@ -161,23 +166,19 @@ def _separate(args: argparse.Namespace, preset: Preset) -> int:
             model = None
         else:
             model = pipeline.trained_model(preset)
-        sep = separation.separate(
-            x,
+        paths, seconds = separation.separate_file(
+            args.audio,
+            args.out,
             model,
             args.method,
             args.n_sources,
-            rate=rate,
             seed=args.seed,
             separator=separator,
-            name=args.audio,
         )
-    except (ValueError, FileNotFoundError) as err:  # AudioError is a ValueError
+    except (ValueError, OSError) as err:  # AudioError is a ValueError
         print(f"latentsep: {err}", file=sys.stderr)
         return 2
-    out = Path(args.out)
-    for i, source in enumerate(separation.resample_sources(sep, rate), start=1):
-        audio.save_audio(out / f"source_{i}.wav", source, rate)
-    print(f"{sep.n_sources} sources ({sep.method}, {sep.seconds:.1f} s) written to {out}")
+    print(f"{len(paths)} sources ({args.method}, {seconds:.1f} s) written to {args.out}")
     return 0
 
 

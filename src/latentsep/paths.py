@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-REPO_URL = "https://github.com/latentsep/latentsep"
 
 
 def repo_root() -> Path | None:
@@ -18,6 +18,37 @@ def repo_root() -> Path | None:
         if (parent / "pyproject.toml").is_file() and (parent / "notebooks").is_dir():
             return parent
     return None
+
+
+def _pyproject_repository(pyproject: Path) -> str | None:
+    text = pyproject.read_text()
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: the one line we need, without a TOML parser
+        section = re.search(r"^\[project\.urls\]\s*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
+        line = section and re.search(r'^Repository\s*=\s*"([^"]+)"', section.group(1), re.M)
+        return line.group(1) if line else None
+    return tomllib.loads(text).get("project", {}).get("urls", {}).get("Repository")
+
+
+@functools.lru_cache(maxsize=1)
+def repository_url() -> str:
+    """The project's repository address, ``[project.urls] Repository`` in pyproject.toml:
+    the checkout's file, else the installed package's metadata (in Colab, say)."""
+    root = repo_root()
+    if root is not None and (url := _pyproject_repository(root / "pyproject.toml")):
+        return url.rstrip("/")
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        entries = metadata("latentsep").get_all("Project-URL") or []
+    except PackageNotFoundError:
+        entries = []
+    for entry in entries:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() == "repository":
+            return url.strip().rstrip("/")
+    raise RuntimeError("pyproject.toml names no repository: set [project.urls] Repository")
 
 
 def data_dir() -> Path:

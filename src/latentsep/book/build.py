@@ -2,13 +2,32 @@
 
 The text notebooks in ``notebooks/`` (MyST markdown) are the source of truth. Executed
 ``.ipynb`` files go to ``book/chapters/`` and are build outputs; Jupyter Book (1.x, Sphinx:
-it builds offline) renders them without executing again.
+it builds offline, and incrementally) renders them without executing again.
+
+A chapter is executed only when its inputs changed. Its key (:func:`chapter_key`) hashes
+the chapter's text, every ``.py`` file of the package, the preset's resolved parameters,
+the papermill parameters, the pinned environment (``requirements/lock.txt``) and any files
+the chapter declares in its front matter (``latentsep: {inputs: [globs]}``, e.g. the
+benchmark results the Performance page reads). The key is stored in the executed
+notebook's metadata; a build whose key matches reuses that notebook. Chapters also read
+cached artifacts under ``data/`` (datasets, models, evaluations), but those are keyed by
+the pipeline (:mod:`latentsep.pipeline`) as functions of the same code and preset, so code,
+preset and text are a sound key for a chapter's outputs too. Not in the key: pretrained
+weights in torch's hub cache (chapter 01 uses them when present) and ``$MUSDB_PATH``;
+``latentsep book --force`` re-executes after changing those.
 """
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import datetime
+import glob
+import hashlib
+import json
 import math
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -17,7 +36,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from latentsep.paths import data_dir, repo_root
+import latentsep
+from latentsep.paths import data_dir, param_key, repo_root
 from latentsep.presets import get_preset
 
 
@@ -62,6 +82,22 @@ def to_ipynb(source: Path, target: Path) -> Path:
 CELL_TIMEOUT = {"smoke": 600, "cpu": 3600, "paper": 8 * 3600}
 #: Overrides the per-preset limit (seconds), like ``latentsep book --cell-timeout``.
 TIMEOUT_ENV = "LATENTSEP_CELL_TIMEOUT"
+
+
+@contextlib.contextmanager
+def environment(name: str, value: str, keep: bool = False):
+    """Set ``$name`` (inherited by the kernels) for the ``with`` block, then restore it;
+    ``keep``: leave a value that is already set as it is."""
+    old = os.environ.get(name)
+    if not (keep and old is not None):
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
 
 
 class ChapterError(RuntimeError):
@@ -128,19 +164,18 @@ def execute(
     output.parent.mkdir(parents=True, exist_ok=True)
     unexecuted = output.with_suffix(".input.ipynb")
     to_ipynb(source, unexecuted)
-    static = os.environ.get(STATIC_ENV)
-    os.environ[STATIC_ENV] = "1"  # the kernel inherits it; restored below
     try:
-        papermill.execute_notebook(
-            str(unexecuted),
-            str(output),
-            parameters=parameters,
-            kernel_name="python3",
-            cwd=str(cwd or source.parent),
-            progress_bar=progress,
-            log_output=False,
-            execution_timeout=limit,
-        )
+        with environment(STATIC_ENV, "1"):
+            papermill.execute_notebook(
+                str(unexecuted),
+                str(output),
+                parameters=parameters,
+                kernel_name="python3",
+                cwd=str(cwd or source.parent),
+                progress_bar=progress,
+                log_output=False,
+                execution_timeout=limit,
+            )
     except CellTimeoutError as err:
         raise ChapterError(
             f"{source.name}: {_stuck_cell(output)} ran past the limit of {limit} s per cell. "
@@ -160,12 +195,18 @@ def execute(
         ) from err
     finally:
         unexecuted.unlink(missing_ok=True)
-        if static is None:
-            os.environ.pop(STATIC_ENV, None)
-        else:
-            os.environ[STATIC_ENV] = static
-    drop_stderr(output)
+    tidy(output)
     return output
+
+
+def _without_stderr(nb) -> None:
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [
+                o
+                for o in cell.outputs
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
 
 
 def drop_stderr(path: Path) -> None:
@@ -175,14 +216,222 @@ def drop_stderr(path: Path) -> None:
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs = [
-                o
-                for o in cell.outputs
-                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
-            ]
+    _without_stderr(nb)
     nbformat.write(nb, path)
+
+
+#: First line of the parameters cell in an executed notebook: the one box a reader sees.
+PARAMETERS_HEADER = "# parameters of this run"
+
+
+def merge_parameters(defaults: str, injected: str) -> str:
+    """The ``parameters`` cell's source with papermill's injected values in place of the
+    defaults they override (comments after a value are kept); injected names the cell
+    does not define are appended."""
+    lines = defaults.splitlines()
+    values = {}
+    for node in ast.parse(injected).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name):
+                values[target.id] = ast.get_source_segment(injected, node)
+    assigned = [
+        node
+        for node in ast.parse(defaults).body
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id in values
+    ]
+    # bottom-up, so the line numbers of the assignments above stay valid
+    for node in sorted(assigned, key=lambda n: n.lineno, reverse=True):
+        first, last = node.lineno - 1, node.end_lineno - 1
+        head = lines[first][: node.col_offset]
+        tail = lines[last].encode()[node.end_col_offset :].decode()  # offsets are in bytes
+        new = (head + values.pop(node.targets[0].id) + tail).splitlines()
+        lines[first : last + 1] = new
+    text = "\n".join(lines)
+    if values:  # run after the defaults, so they still win
+        text = text.rstrip("\n") + "\n" + "\n".join(values.values())
+    return text
+
+
+def fold_parameters(nb) -> None:
+    """Replace papermill's injected-parameters cell by its values in the notebook's own
+    ``parameters`` cell: a reader sees one box with the values this run used."""
+    cells = nb.cells
+    injected = [c for c in cells if "injected-parameters" in c.metadata.get("tags", [])]
+    own = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
+    if not injected or len(own) != 1:
+        return
+    cell = own[0]
+    try:
+        source = merge_parameters(cell.source, injected[0].source)
+    except SyntaxError:
+        return  # leave a cell we cannot parse as papermill wrote it
+    cell.source = f"{PARAMETERS_HEADER}\n{source}"
+    nb.cells = [c for c in cells if c is not injected[0]]
+
+
+def tidy(path: Path) -> None:
+    """What a reader should not see in an executed notebook: stderr streams
+    (:func:`drop_stderr`) and papermill's second parameters box (:func:`fold_parameters`)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    _without_stderr(nb)
+    fold_parameters(nb)
+    nbformat.write(nb, path)
+
+
+#: Where the executed notebook keeps its build record: key, seconds, date, parameters.
+META = "latentsep"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def code_digest(package: Path | None = None) -> str:
+    """One hash of every ``.py`` file of the package (path and bytes, sorted by path)."""
+    package = package or Path(latentsep.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def declared_inputs(source: Path) -> dict[str, str]:
+    """Files the chapter reads besides the package and ``data/`` (front matter
+    ``latentsep: {inputs: [globs relative to the notebook]}``), by path, with their hash."""
+    nb = read_notebook(source)
+    patterns = nb.metadata.get(META, {}).get("inputs", [])
+    found = {}
+    for pattern in patterns:
+        for name in sorted(glob.glob(str(source.parent / pattern), recursive=True)):
+            path = Path(name)
+            if path.is_file():
+                found[os.path.relpath(path, source.parent)] = _sha256(path)
+    return found
+
+
+def chapter_key(source: Path, parameters: dict[str, Any], code: str | None = None) -> str:
+    """The key of one chapter's execution: its text, the package's code (``code``, default
+    :func:`code_digest`), the preset's resolved parameters, the papermill ``parameters``,
+    the pinned environment and the chapter's declared input files."""
+    parts: dict[str, Any] = {
+        "text": _sha256(source),
+        "code": code or code_digest(),
+        "parameters": parameters,
+        "inputs": declared_inputs(source),
+    }
+    if "preset" in parameters:
+        parts["preset"] = get_preset(parameters["preset"], parameters.get("overrides")).to_dict()
+    root = repo_root()
+    if root is not None and (root / "requirements" / "lock.txt").is_file():
+        parts["environment"] = _sha256(root / "requirements" / "lock.txt")
+    return param_key(parts, length=16)
+
+
+def executed_record(output: Path) -> dict[str, Any] | None:
+    """The build record of an executed notebook, or None if it has none (never built by
+    :func:`run_chapter`, or its last run failed)."""
+    try:
+        nb = json.loads(output.read_text())
+    except (OSError, ValueError):
+        return None
+    record = nb.get("metadata", {}).get(META, {})
+    return record if "key" in record else None
+
+
+def _stamp(output: Path, record: dict[str, Any]) -> None:
+    import nbformat
+
+    nb = nbformat.read(output, as_version=4)
+    nb.metadata[META] = {**nb.metadata.get(META, {}), **record}
+    nbformat.write(nb, output)
+
+
+def run_chapter(
+    source: Path,
+    output: Path,
+    parameters: dict[str, Any],
+    force: bool = False,
+    timeout: float | None = None,
+    progress: bool = False,
+    code: str | None = None,
+    verbose: bool = False,
+) -> dict[str, Any]:
+    """Execute ``source`` into ``output`` unless ``output`` was executed from the same key
+    (and ``force`` is off). Returns the build record, with ``reused`` set; ``verbose``
+    prints what happened on one line (two when it executes: before and after)."""
+    key = chapter_key(source, parameters, code)
+    previous = executed_record(output)
+    if not force and previous is not None and previous["key"] == key:
+        if verbose:
+            print(
+                f">> {source.name}: reused (key {key[:8]}, executed in "
+                f"{previous['seconds']:.0f} s on {_date(previous.get('executed', ''))})",
+                flush=True,
+            )
+        return {**previous, "reused": True}
+    if verbose:
+        limit = cell_timeout(parameters.get("preset"), timeout)
+        print(f">> {source.name}: executing ({limit} s per cell)", flush=True)
+    start = time.perf_counter()
+    execute(source, output, parameters, progress=progress, timeout=timeout)
+    record = {
+        "key": key,
+        "seconds": round(time.perf_counter() - start, 1),
+        "executed": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "parameters": parameters,
+    }
+    _stamp(output, record)
+    if verbose:
+        print(f">> {source.name}: executed in {record['seconds']:.0f} s", flush=True)
+    return {**record, "reused": False}
+
+
+def _date(iso: str) -> str:
+    return iso.replace("T", " ")[:16] if iso else "an unknown date"
+
+
+def machine() -> dict[str, Any]:
+    """The machine that executed the chapters, for the timings (no torch import: cheap)."""
+    info: dict[str, Any] = {"CPU cores": os.cpu_count(), "platform": platform.platform()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["CPU"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return info
+
+
+def write_timings(sources: list[Path], out_dir: Path, this_build: dict[str, dict]) -> Path:
+    """``out_dir/timings.json``: per chapter, its key, how long its execution took, when,
+    and what this build did with it (executed, reused, or not asked for: ``--chapter``);
+    the benchmarks and the reproduce page quote it."""
+    chapters = {}
+    for source in sources:
+        record = this_build.get(source.stem)
+        if record is not None:
+            done = "reused" if record["reused"] else "executed"
+        else:
+            record, done = executed_record(out_dir / f"{source.stem}.ipynb"), "not asked for"
+        if record is not None:
+            kept = {k: v for k, v in record.items() if k != "reused"}
+            chapters[source.stem] = {**kept, "this build": done}
+    timings = {
+        "machine": machine(),
+        "chapters": chapters,
+        "seconds executing, all chapters": round(sum(c["seconds"] for c in chapters.values()), 1),
+    }
+    path = out_dir / "timings.json"
+    path.write_text(json.dumps(timings, indent=2) + "\n")
+    return path
 
 
 def build(
@@ -191,40 +440,63 @@ def build(
     html: bool = True,
     book_dir: Path | None = None,
     cell_timeout_s: float | None = None,
+    force: bool = False,
+    parameters: dict[str, Any] | None = None,
+    notebooks: Path | None = None,
 ) -> Path:
     """Execute every chapter with ``preset`` and build the HTML book in ``book/_build/html``
     (or in ``book_dir``, a copy of ``book/``: the tests build the smoke book there).
 
+    A chapter whose executed notebook has the same key (:func:`chapter_key`) is reused
+    instead of executed, unless ``force``. ``parameters`` go to every chapter beside
+    ``preset``; ``notebooks`` is the folder of text notebooks (default: the checkout's).
     Each cell may run ``cell_timeout_s`` seconds (default: :func:`cell_timeout`); a chapter
-    that does not finish raises :class:`ChapterError` naming it and the cell."""
+    that does not finish raises :class:`ChapterError` naming it and the cell. Per-chapter
+    times land in ``chapters/timings.json``."""
     get_preset(preset)  # fail early on a bad name, before any notebook runs
     limit = cell_timeout(preset, cell_timeout_s)
+    started = time.perf_counter()
     root = _checkout()
     dest = Path(book_dir) if book_dir else root / "book"
     if dest != root / "book":
         ignore = shutil.ignore_patterns("_build", "chapters")
         shutil.copytree(root / "book", dest, ignore=ignore, dirs_exist_ok=True)
     out_dir = dest / "chapters"
-    os.environ.setdefault("LATENTSEP_DATA", str(data_dir()))
+    out_dir.mkdir(parents=True, exist_ok=True)
     wanted = set(chapters) if chapters else None
-    for source in chapter_sources(root / "notebooks"):
-        if wanted and source.stem not in wanted:
-            continue
-        t0 = time.perf_counter()
-        print(f">> executing {source.name} (preset={preset}, {limit} s per cell)", flush=True)
-        execute(
-            source,
-            out_dir / f"{source.stem}.ipynb",
-            {"preset": preset},
-            progress=True,
-            timeout=limit,
-        )
-        print(f"   done in {time.perf_counter() - t0:.0f} s", flush=True)
+    sources = chapter_sources(notebooks or root / "notebooks")
+    params = {"preset": preset, **(parameters or {})}
+    code = code_digest()
+    done: dict[str, dict] = {}
+    # the kernels find the same data folder as this process; restored afterwards
+    with environment("LATENTSEP_DATA", str(data_dir()), keep=True):
+        for source in sources:
+            if wanted and source.stem not in wanted:
+                continue
+            done[source.stem] = run_chapter(
+                source,
+                out_dir / f"{source.stem}.ipynb",
+                params,
+                force=force,
+                timeout=limit,
+                progress=True,
+                code=code,
+                verbose=True,
+            )
+    timings = write_timings(sources, out_dir, done)
+    executed = sum(r["seconds"] for r in done.values() if not r["reused"])
+    reused = sum(1 for r in done.values() if r["reused"])
+    print(
+        f">> chapters: {len(done) - reused} executed ({executed:.0f} s), {reused} reused; "
+        f"timings in {timings}",
+        flush=True,
+    )
     if not html:
+        print(f">> total {time.perf_counter() - started:.0f} s", flush=True)
         return out_dir
     print(">> building the HTML book", flush=True)
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     subprocess.run([str(jupyter_book), "build", str(dest), "--quiet"], check=True)
     index = dest / "_build" / "html" / "index.html"
-    print(f">> the book is ready: open file://{index}")
+    print(f">> total {time.perf_counter() - started:.0f} s; the book is ready: open file://{index}")
     return index

@@ -147,12 +147,86 @@ def explorer(render: Callable[..., None], choices: dict[str, Sequence], static: 
     )
 
 
-def listen(signals: dict[str, np.ndarray], rate: int, title: str | None = None) -> None:
-    """Spectrograms of the named signals, then a player for each: the sound beside the
-    picture, wherever sound is the point."""
-    from IPython.display import display
+def _spectrogram_png(
+    spec: tuple[np.ndarray, ...], vmax: float, max_hz: float | None, rate: int
+) -> str:
+    """One spectrogram as a base64 PNG. A bare Figure (not pyplot's): the inline backend
+    must not show it a second time."""
+    import base64
+    import io
 
-    spectrograms(signals, rate, title=title)
-    plt.show()
-    for label, x in signals.items():
-        display(audio_player(x, rate, label))
+    from matplotlib.figure import Figure
+
+    f, t, db = spec
+    fig = Figure(figsize=(5.0, 1.6), dpi=100)
+    ax = fig.add_subplot()
+    mesh = ax.pcolormesh(
+        t, f / 1000, db, vmin=vmax - 80, vmax=vmax, shading="auto", cmap="magma", rasterized=True
+    )
+    ax.set(xlabel="time (s)", ylabel="kHz", ylim=(0, (max_hz or rate / 2) / 1000))
+    fig.colorbar(mesh, ax=ax, label="dB", fraction=0.03, pad=0.01)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+#: The class of one spectrogram + player unit (the screenshot test looks for it).
+LISTEN_CLASS = "latentsep-listen"
+
+
+def listen_html(
+    signals: dict[str, np.ndarray],
+    rate: int,
+    title: str | None = None,
+    max_hz: float | None = 8000.0,
+    max_seconds: float = 6.0,
+) -> str:
+    """HTML of one unit per named signal: its name, then its spectrogram with its player
+    beside it (under it on a narrow screen). Each shows the clip that plays (the first
+    ``max_seconds``), on a colour scale shared by all units."""
+    from html import escape
+
+    clips = {name: x[..., : int(max_seconds * rate)] for name, x in signals.items()}
+    specs = {name: spectrogram_db(x, rate) for name, x in clips.items()}
+    vmax = max(float(db.max()) for _, _, db in specs.values())
+    rows = [f"<p style='margin:0.5em 0'><b>{escape(title)}</b></p>"] if title else []
+    for name, x in clips.items():
+        png = _spectrogram_png(specs[name], vmax, max_hz, rate)
+        player = audio_player(x, rate, max_seconds=max_seconds)._repr_html_()
+        player = player.replace("<audio ", "<audio style='width:100%' ", 1)
+        # the name heads the unit, so it never reads as the caption of the next picture
+        rows.append(
+            f"<div class='{LISTEN_CLASS}' style='margin:6px 0 10px'>"
+            f"<div style='font-weight:bold'>{escape(name)}</div>"
+            "<div style='display:flex;flex-wrap:wrap;align-items:center;gap:4px 12px'>"
+            f"<img src='data:image/png;base64,{png}' alt='spectrogram: {escape(name)}' "
+            "style='width:440px;max-width:100%;height:auto'>"
+            f"<div style='flex:1 1 220px;max-width:320px'>{player}</div></div></div>"
+        )
+    return "\n".join(rows)
+
+
+def listen(
+    signals: dict[str, np.ndarray],
+    rate: int,
+    title: str | None = None,
+    max_hz: float | None = 8000.0,
+) -> None:
+    """Each named signal's spectrogram with its player beside it, as one unit: the sound
+    next to its picture, wherever sound is the point (see :func:`listen_html`)."""
+    from IPython.display import HTML, display
+
+    display(HTML(listen_html(signals, rate, title=title, max_hz=max_hz)))
+
+
+def table(frame, digits: int | None = None, missing: str = "not reported"):
+    """A table for the reader: rounded to ``digits``, with ``missing`` (not NaN) where
+    there is no value. Only the columns with a gap become text, so the others keep their
+    number format."""
+    # float32 rounds to values like -28.799999 on the page: round in float64
+    wide = {c: "float64" for c, kind in frame.dtypes.items() if kind == "float32"}
+    out = frame.astype(wide) if wide else frame.copy()
+    out = out.round(digits) if digits is not None else out
+    for column in out.columns[out.isna().any()]:
+        out[column] = out[column].astype(object).where(out[column].notna(), missing)
+    return out

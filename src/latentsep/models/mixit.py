@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import pickle
 import time
 from pathlib import Path
 
@@ -27,11 +26,14 @@ from tqdm import tqdm  # text bars: tqdm.auto draws widgets, raw JSON in a saved
 from latentsep.audio import crop, random_start
 from latentsep.device import pick_device
 from latentsep.models.separator import MaskSeparator
+from latentsep.models.training import read_checkpoint
 from latentsep.paths import atomic_write
 from latentsep.presets import SeparatorConfig
 
 #: Bump when a change to this code changes the trained weights (keys the cached models).
 TRAINING_VERSION = 1
+#: What a separator checkpoint says it is.
+FORMAT = "latentsep separator"
 MODES = ("mixit", "pit")
 
 
@@ -172,7 +174,7 @@ def train(
 
 def save(model: MaskSeparator, mode: str, history: list[dict], path: Path) -> Path:
     payload = {
-        "format": "latentsep separator",
+        "format": FORMAT,
         "version": TRAINING_VERSION,
         "mode": mode,
         "config": model.cfg.__dict__,
@@ -184,18 +186,9 @@ def save(model: MaskSeparator, mode: str, history: list[dict], path: Path) -> Pa
 
 
 def load(path: Path, device: str | torch.device = "cpu") -> tuple[MaskSeparator, dict]:
-    """A separator from :func:`save`'s file, in eval mode, and the file's payload."""
-    try:
-        payload = torch.load(path, map_location=device, weights_only=False)
-    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as err:
-        raise ValueError(f"{path}: not a latentsep separator checkpoint ({err})") from err
-    if not isinstance(payload, dict) or payload.get("format") != "latentsep separator":
-        raise ValueError(f"{path}: not a latentsep separator checkpoint")
-    if payload.get("version") != TRAINING_VERSION:
-        raise ValueError(
-            f"{path}: written by an incompatible version of latentsep's separator training "
-            f"({payload.get('version')}, this one reads {TRAINING_VERSION})"
-        )
+    """A separator from :func:`save`'s file, in eval mode, and the file's payload; a clear
+    :class:`ValueError` naming the file when it is not one of this version."""
+    payload = read_checkpoint(path, FORMAT, TRAINING_VERSION, device)
     model = MaskSeparator(SeparatorConfig(**payload["config"])).to(device)
     model.load_state_dict(payload["state_dict"])
     return model.eval(), payload

@@ -55,10 +55,21 @@ def ddp_init() -> tuple[int, int]:
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
+#: What an autoencoder checkpoint says it is; :func:`load_model` refuses anything else.
+CHECKPOINT_FORMAT = "latentsep autoencoder"
+#: Bump when the checkpoint's layout changes (not the weights: that is TRAINING_VERSION).
+CHECKPOINT_VERSION = 1
+#: The keys of checkpoints written before they named their format (version 1 in content):
+#: read as such, so caches made by earlier versions stay valid.
+LEGACY = {CHECKPOINT_FORMAT: {"model", "optimizer", "epoch", "history", "preset"}}
+
+
 def save_checkpoint(
     path: Path, model: Autoencoder, opt, epoch: int, history: History, preset: Preset
 ) -> Path:
     payload = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
         "model": model.state_dict(),
         "optimizer": opt.state_dict() if opt else None,
         "epoch": epoch,
@@ -68,13 +79,48 @@ def save_checkpoint(
     return atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
+def read_checkpoint(path: Path, fmt: str, version: int, device: str | torch.device = "cpu") -> dict:
+    """A checkpoint's payload, or a :class:`ValueError` naming the file and saying what is
+    wrong: missing, not a checkpoint at all, another kind of checkpoint, or one written by an
+    incompatible version of latentsep."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such checkpoint")
+    try:
+        payload = torch.load(path, map_location=device, weights_only=False)
+    except Exception as err:  # torch raises anything from EOFError to UnpicklingError
+        raise ValueError(f"{path}: not a latentsep checkpoint (unreadable: {err})") from err
+    if (
+        isinstance(payload, dict)
+        and "format" not in payload
+        and LEGACY.get(fmt, {None}) <= set(payload)
+    ):
+        payload = {**payload, "format": fmt, "version": 1}  # written before formats were named
+    if not isinstance(payload, dict) or payload.get("format") != fmt:
+        found = payload.get("format") if isinstance(payload, dict) else None
+        what = f"a {found} checkpoint" if found else "not a latentsep checkpoint"
+        raise ValueError(f"{path}: {what}, expected a {fmt} checkpoint")
+    if payload.get("version") != version:
+        raise ValueError(
+            f"{path}: written by an incompatible version of latentsep (checkpoint version "
+            f"{payload.get('version')}, this latentsep reads {version}); retrain or use the "
+            "latentsep that wrote it"
+        )
+    return payload
+
+
 def load_model(path: Path, device: str | torch.device = "cpu") -> tuple[Autoencoder, dict]:
-    """A model from a checkpoint, in eval mode, and the checkpoint's payload."""
-    payload = torch.load(path, map_location=device, weights_only=False)
-    cfg = payload["preset"]["model"]
-    cfg["ratios"] = tuple(cfg["ratios"])
-    model = Autoencoder(ModelConfig(**cfg)).to(device)
-    model.load_state_dict(payload["model"])
+    """A model from a checkpoint, in eval mode, and the checkpoint's payload. A file that is
+    not an autoencoder checkpoint of this version raises :class:`ValueError` naming it."""
+    payload = read_checkpoint(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, device)
+    try:
+        cfg = dict(payload["preset"]["model"])
+        cfg["ratios"] = tuple(cfg["ratios"])
+        model = Autoencoder(ModelConfig(**cfg)).to(device)
+        model.load_state_dict(payload["model"])
+    except (KeyError, TypeError, RuntimeError) as err:
+        first = str(err).strip().splitlines()[0][:160]  # state_dict errors list every key
+        raise ValueError(f"{path}: a damaged latentsep autoencoder checkpoint ({first})") from err
     return model.eval(), payload
 
 
@@ -143,7 +189,7 @@ def fit(
     history, start = History(), 0
     last = Path(out_dir) / "last.pt"
     if resume and last.is_file():
-        payload = torch.load(last, map_location=dev, weights_only=False)
+        payload = read_checkpoint(last, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, dev)
         model.load_state_dict(payload["model"])
         opt.load_state_dict(payload["optimizer"])
         history, start = History(payload["history"]), payload["epoch"] + 1
@@ -189,13 +235,16 @@ def fit(
         is_best = record["valid"] < history.best_valid
         history.epochs.append(record)
         if rank == 0:
-            save_checkpoint(last, model, opt, epoch, history, preset)
+            # best, history, then last: a crash in between leaves last.pt one epoch behind, so
+            # a resumed run redoes this epoch (identically) and rewrites both; the other
+            # order could leave a run whose best.pt was never written.
             if is_best:
                 save_checkpoint(Path(out_dir) / "best.pt", model, None, epoch, history, preset)
             atomic_write(
                 Path(out_dir) / "history.json",
                 lambda p: p.write_text(json.dumps(history.epochs, indent=1)),
             )
+            save_checkpoint(last, model, opt, epoch, history, preset)
             bar.set_postfix(loss=f"{record['loss']:.4f}", valid=f"{record['valid']:.4f}")
     if world > 1:
         dist.barrier()  # checkpoints are on disk before any rank reads them

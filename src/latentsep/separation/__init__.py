@@ -1,6 +1,7 @@
 """From a mixture to estimated sources: one registry of methods, one :func:`separate`.
 
-``separate(audio, model, method, n_sources)`` runs any registered method;
+``separate(audio, model, method, n_sources)`` runs any registered method on an array,
+``separate_file(path, out, ...)`` on a file of any length, in blocks;
 ``METHODS`` maps each name to its :class:`Method` (``describe()`` prints them).
 """
 
@@ -18,6 +19,7 @@ from latentsep.separation.base import (
     resample_sources,
     separate,
 )
+from latentsep.separation.streaming import preflight, separate_file
 
 #: The best method that needs no stems on the embedded test set (chapter 06): NMF grouped by
 #: pitch-invariant timbre. It needs no trained model, so ``latentsep separate`` starts at once.
@@ -33,5 +35,7 @@ __all__ = [
     "method_names",
     "register",
     "resample_sources",
+    "preflight",
     "separate",
+    "separate_file",
 ]

@@ -19,9 +19,16 @@ import numpy as np
 from latentsep import spectral
 from latentsep.audio import AudioError, check_audio, prepare, resample
 from latentsep.models.autoencoder import Autoencoder
+from latentsep.separation import blocks
 
 #: Too short to separate: fewer latent (or STFT) frames than this.
 MIN_FRAMES = 16
+#: The most sources any method is asked for: more than the instruments of any "other" stem
+#: of the datasets (at most 4); beyond it the methods return fragments, not instruments.
+MAX_SOURCES = 8
+#: Input whose mono mix-down is this far below the input's own level (dB) has channels
+#: that cancel (e.g. left = −right): nothing is left to separate.
+CANCELLED_DB = -60.0
 
 #: ``(sources, labels)``: sources ``(channels, samples)`` each, at the mixture's rate; labels
 #: (e.g. the cluster of each latent frame or NMF component) or None.
@@ -40,6 +47,11 @@ class Method:
     needs_references: bool = False  # the true sources: an oracle, a yardstick
     learned: bool = False  # runs a trained network of its own (separate(separator=...))
     tags: frozenset[str] = frozenset()  # the book's selections: "study", "beyond", "reference"
+    max_sources: int = MAX_SOURCES  # the most sources it can give
+
+    def limit(self, outputs: int | None = None) -> int:
+        """The most sources this method gives (a learned one: its network's ``outputs``)."""
+        return min(self.max_sources, outputs) if self.learned and outputs else self.max_sources
 
 
 METHODS: dict[str, Method] = {}
@@ -53,6 +65,7 @@ def register(
     needs_references: bool = False,
     learned: bool = False,
     tags: Sequence[str] = (),
+    max_sources: int = MAX_SOURCES,
 ) -> Callable[[Run], Run]:
     """Decorator: register ``run`` as the separation method ``name``."""
 
@@ -60,7 +73,14 @@ def register(
         if name in METHODS:
             raise ValueError(f"separation method {name!r} is registered twice")
         METHODS[name] = Method(
-            name, run, description, needs_model, needs_references, learned, frozenset(tags)
+            name,
+            run,
+            description,
+            needs_model,
+            needs_references,
+            learned,
+            frozenset(tags),
+            max_sources,
         )
         return run
 
@@ -151,8 +171,7 @@ def separate(
         (the model's rate when a model is given), labels, and the wall-clock seconds.
     """
     spec = get_method(method)
-    if n_sources is not None and n_sources < 1:
-        raise ValueError(f"n_sources must be >= 1 or None, got {n_sources}")
+    check_request(spec, n_sources, _outputs(separator), ks)
     if model is None and spec.needs_model:
         raise ValueError(f"method {method!r} needs a trained autoencoder (model=...)")
     if spec.needs_references and not references:
@@ -165,19 +184,16 @@ def separate(
     model_rate = model.cfg.sample_rate if model is not None else rate
     hop = model.hop_length if model is not None else spectral.HOP
     x = check_audio(audio, name, min_samples=int(np.ceil(MIN_FRAMES * hop * rate / model_rate)))
+    check_not_cancelled(blocks.rms(x), blocks.rms(x.mean(axis=0)), name)
     start = time.perf_counter()
     if model is not None:
         x = prepare([x], rate, model.cfg)[0]
         if references is not None:
             references = prepare(references, rate, model.cfg)
         rate = model.cfg.sample_rate
-    if not np.any(np.abs(x) > 1e-6):  # e.g. stereo with L = -R, mixed down to mono
-        raise AudioError(f"{name}: is silent (nothing to separate)")
     if spec.needs_references:
         n_sources = len(references)
-    sources, labels = spec.run(
-        x,
-        n_sources,
+    options = dict(
         rate=rate,
         model=model,
         seed=seed,
@@ -186,7 +202,54 @@ def separate(
         ks=tuple(ks),
         criterion=criterion,
     )
+    block_seconds = blocks.block_seconds(rate, x.shape[0])
+    if spec.needs_references or x.shape[1] <= block_seconds * rate:
+        sources, labels = spec.run(x, n_sources, **options)
+    else:  # long input: bounded memory, one block at a time (labels are per block: none)
+        pieces = blocks.separate_in_blocks(
+            lambda s, n: x[:, s : s + n],
+            x.shape[1],
+            rate,
+            lambda b, n: spec.run(b, n, **options)[0],
+            n_sources,
+            blocks.rms(x),
+            block_seconds=block_seconds,
+            overlap_seconds=blocks.OVERLAP_SECONDS,
+        )
+        sources = [np.concatenate(parts, axis=-1) for parts in zip(*pieces, strict=True)]
+        labels = None
     return Separation(sources, rate, method, labels, time.perf_counter() - start)
+
+
+def check_request(
+    spec: Method, n_sources: int | None, outputs: int | None = None, ks: Sequence[int] = (2, 3, 4)
+) -> None:
+    """A clear error, before any work, for a number of sources the method cannot give
+    (``outputs``: a learned method's network outputs)."""
+    limit = spec.limit(outputs)
+    for n in [n_sources] if n_sources is not None else ks:
+        if n < 1:
+            raise ValueError(f"the number of sources must be >= 1, got {n}")
+        if n > limit and not spec.needs_references:
+            raise ValueError(
+                f"{spec.name} gives at most {limit} sources; {n} were asked for "
+                f"(--n-sources {limit} or fewer)"
+            )
+
+
+def _outputs(separator) -> int | None:
+    return getattr(getattr(separator, "cfg", None), "outputs", None)
+
+
+def check_not_cancelled(level: float, mono_level: float, name: str = "audio") -> None:
+    """An :class:`AudioError` when the input's mono mix-down (RMS ``mono_level``) is silence
+    relative to the input itself (RMS ``level``): channels that cancel (left = −right),
+    where the methods would separate only rounding noise."""
+    if level > 0 and mono_level <= level * 10 ** (CANCELLED_DB / 20):
+        raise AudioError(
+            f"{name}: its channels cancel when mixed to mono (left = −right?): the mono mix is "
+            f"more than {-CANCELLED_DB:.0f} dB below the input; nothing to separate"
+        )
 
 
 def resample_sources(sep: Separation, rate: int) -> list[np.ndarray]:
