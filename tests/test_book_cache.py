@@ -10,20 +10,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from myst import HEADER
 
 from latentsep import cli
 from latentsep.book import build
 
-NOTEBOOK = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
-{front}---
+NOTEBOOK = (
+    HEADER
+    + """{front}---
 
 ```{{code-cell}} ipython3
 :tags: [parameters]
@@ -39,6 +33,7 @@ with open(log, "a") as f:
 print("{text}")
 ```
 """
+)
 
 
 def chapter(folder: Path, text: str = "first", front: str = "") -> Path:

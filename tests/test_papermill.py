@@ -8,19 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from myst import HEADER
 
 from latentsep.book import build, sweep
 
-NOTEBOOK = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
+NOTEBOOK = (
+    HEADER
+    + """---
 
 ```{{code-cell}} ipython3
 :tags: [parameters]
@@ -35,6 +29,7 @@ import time
 {body}
 ```
 """
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

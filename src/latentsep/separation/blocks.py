@@ -18,9 +18,10 @@ from scipy.optimize import linear_sum_assignment
 from latentsep import spectral
 
 #: Inputs longer than this many samples × channels are separated in blocks of that size:
-#: 68 s of 44.1 kHz stereo, 6.25 min of 16 kHz mono; about 0.7 GB of working memory with
-#: the default method. Sized in samples, not seconds, because memory grows with samples.
-BLOCK_SAMPLES = 6_000_000
+#: 45 s of 44.1 kHz stereo, 3 min of 22.05 kHz mono (the cpu preset's 3-minute benchmark
+#: track in one piece). Sized in samples, not seconds: the working memory grows with
+#: samples × channels.
+BLOCK_SAMPLES = 4_000_000
 #: Consecutive blocks share this much audio (seconds): where they are aligned and faded.
 OVERLAP_SECONDS = 3.0
 #: A block this far below the whole input's level (dB) is silence: its sources are silent.
