@@ -256,9 +256,11 @@ def test_sigkill_mid_training_resumes_to_the_same_weights(tmp_path: Path):
     done = torch.load(killed / "last.pt", weights_only=False)["epoch"] + 1
     assert 1 <= done < 4, "killed after training ended: the test proved nothing"
     assert training.load_model(killed / "best.pt")[0] is not None  # a loadable state
-    assert not list(killed.glob(".*tmp*")), "a half-written file was left behind"
+    training.read_checkpoint(killed / "last.pt", training.CHECKPOINT_FORMAT, 1)
+    (killed / ".last.pt.tmp-999999").write_bytes(b"half")  # as if killed mid-write
 
     resumed = training.fit(preset, signals[1:], signals[:1], killed, progress=False)
+    assert not list(killed.glob(".*tmp*")), "a killed run's temporary file was left behind"
     training.fit(preset, signals[1:], signals[:1], tmp_path / "whole", progress=False)
     assert len(resumed.epochs) == 4
     for name in ("last.pt", "best.pt"):

@@ -188,6 +188,9 @@ def fit(
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     history, start = History(), 0
     last = Path(out_dir) / "last.pt"
+    if rank == 0 and Path(out_dir).is_dir():  # a killed run's temporary files (atomic_write)
+        for stale in Path(out_dir).glob(".*.tmp-*"):
+            stale.unlink(missing_ok=True)
     if resume and last.is_file():
         payload = read_checkpoint(last, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, dev)
         model.load_state_dict(payload["model"])
