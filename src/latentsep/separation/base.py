@@ -171,7 +171,7 @@ def separate(
         (the model's rate when a model is given), labels, and the wall-clock seconds.
     """
     spec = get_method(method)
-    check_request(spec, n_sources, _outputs(separator), ks)
+    check_request(spec, n_sources, network_outputs(separator), ks)
     if model is None and spec.needs_model:
         raise ValueError(f"method {method!r} needs a trained autoencoder (model=...)")
     if spec.needs_references and not references:
@@ -237,7 +237,8 @@ def check_request(
             )
 
 
-def _outputs(separator) -> int | None:
+def network_outputs(separator) -> int | None:
+    """A learned method's number of network outputs (None without a separator)."""
     return getattr(getattr(separator, "cfg", None), "outputs", None)
 
 

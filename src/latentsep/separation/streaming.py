@@ -20,6 +20,7 @@ from latentsep.separation.base import (
     check_not_cancelled,
     check_request,
     get_method,
+    network_outputs,
     resample_sources,
     separate,
 )
@@ -48,7 +49,7 @@ def separate_file(
     path, out = Path(path), Path(out)
     if get_method(method).needs_model and model is None:
         raise ValueError(f"method {method!r} needs a trained autoencoder (model=...)")
-    outputs = getattr(getattr(separator, "cfg", None), "outputs", None)
+    outputs = network_outputs(separator)
     hop_seconds = model.hop_length / model.cfg.sample_rate if model is not None else None
     info, level = preflight(path, out, method, n_sources, outputs=outputs, hop_seconds=hop_seconds)
     rate = info.samplerate
