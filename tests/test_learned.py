@@ -173,3 +173,17 @@ def test_long_inputs_fit_templates_on_a_sample_of_frames():
     assert v.shape[1] > nmf.MAX_FIT_FRAMES and h.shape == (6, v.shape[1])
     error = np.linalg.norm(v - w @ h) / np.linalg.norm(v)
     assert error < 0.1  # a full fit of this signal: 0.033
+
+
+def test_a_retrained_separator_is_a_new_evaluation():
+    """The cached evaluation of a learned method is keyed by its separator: new training
+    settings must not reuse the old separator's scores."""
+    from latentsep import pipeline
+
+    def key(preset):
+        seps = {"mixit": pipeline.separator_artifact(preset, "mixit").key}
+        return pipeline.evaluation_artifact("m", ["t"], ["mixit"], 0, seps).key
+
+    smoke = get_preset("smoke")
+    assert key(smoke) == key(get_preset("smoke"))
+    assert key(smoke) != key(get_preset("smoke", {"separator.steps": 5}))

@@ -130,6 +130,32 @@ def test_train_or_load_reuses_a_finished_model(tmp_path: Path, monkeypatch):
     assert np.array_equal(reconstruction.reconstruct(m1, x), reconstruction.reconstruct(m2, x))
 
 
+def test_early_stopping_rule():
+    def history(valid):
+        return training.History([{"valid": v} for v in valid])
+
+    assert not history([3, 2, 2.5, 2.4]).stopped(3)  # only 2 epochs since the best
+    assert history([3, 2, 2.5, 2.4, 2.0]).stopped(3)  # equal is not better
+    assert not history([3, 2, 2.5, 2.4, 1.9]).stopped(3)
+    assert not history([3, 2, 2.5, 2.4, 2.6, 2.7]).stopped(0)  # 0: never
+
+
+def test_training_stops_when_validation_stops_improving(tmp_path: Path, monkeypatch):
+    """A run whose validation loss only rises ends after ``patience`` epochs, keeps its best
+    (first) epoch in best.pt, and counts as finished: reused, not resumed."""
+    from latentsep.data.musdb import Track
+
+    preset = get_preset("smoke", {"train.epochs": 10, "train.patience": 2})
+    rising = iter(range(100))
+    monkeypatch.setattr(training, "_validate", lambda *a, **k: float(next(rising)))
+    tracks = [Track(f"t{i}", "train", 16000, {"other": x}) for i, x in enumerate(_signals())]
+    _, history, out = pipeline.train_or_load(preset, tracks, tmp_path / "k", progress=False)
+    assert [e["valid"] for e in history.epochs] == [0.0, 1.0, 2.0]
+    assert torch.load(out / "best.pt", weights_only=False)["epoch"] == 0
+    monkeypatch.setattr(training, "fit", lambda *a, **k: pytest.fail("resumed a stopped run"))
+    pipeline.train_or_load(preset, tracks, tmp_path / "k", progress=False)
+
+
 def test_chunked_reconstruction_matches_length():
     model = Autoencoder(SMOKE.model).eval()
     x = _signals(1, 12345)[0]

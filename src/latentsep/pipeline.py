@@ -237,9 +237,10 @@ def train_or_load(
     trained (resuming an interrupted run). ``tracks_`` are the train split; a share is held
     out to validate."""
     history_file = out / "history.json"
-    done = (
-        history_file.is_file() and len(json.loads(history_file.read_text())) >= preset.train.epochs
-    )
+    done = False
+    if history_file.is_file():
+        history = training.History(json.loads(history_file.read_text()))
+        done = len(history.epochs) >= preset.train.epochs or history.stopped(preset.train.patience)
     if not done:
         signals = targets(tracks_, preset, estimates_root)
         n_valid = max(1, int(round(preset.train.valid_fraction * len(signals))))
@@ -351,10 +352,18 @@ class TestSet:
 
 
 def evaluation_artifact(
-    model_key: str, tracks_: list[str], methods: list[str], seed: int
+    model_key: str,
+    tracks_: list[str],
+    methods: list[str],
+    seed: int,
+    separator_keys: dict[str, str] | None = None,
 ) -> Artifact:
-    """The scores and runs tables of ``methods`` on the test tracks ``tracks_``."""
+    """The scores and runs tables of ``methods`` on the test tracks ``tracks_``, with the
+    autoencoder ``model_key`` and the learned methods' trained separators (method name ->
+    their artifact's key: a retrained separator is a new evaluation)."""
     params = [scoring.EVALUATION_VERSION, model_key, tracks_, methods, seed]
+    if separator_keys:
+        params.append(separator_keys)
     return Artifact("evaluation", "evaluations", params)
 
 
@@ -390,9 +399,16 @@ def evaluate_test_set(
     ]
     test_cases = scoring.cases(test_tracks, model.cfg)
     names = [*scoring.REFERENCES, *([scoring.NMF_CEILING] if nmf_ceiling else []), *methods]
-    separators = {n: separator(base, n, progress)[0] for n in names if get_method(n).learned}
+    learned = [n for n in names if get_method(n).learned]
+    separators = {n: separator(base, n, progress)[0] for n in learned}
     methods_ = scoring.methods_for(names, model, seed=seed, separators=separators)
-    art = evaluation_artifact(model_dir.name, [c.track for c in test_cases], names, seed)
+    art = evaluation_artifact(
+        model_dir.name,
+        [c.track for c in test_cases],
+        names,
+        seed,
+        {n: separator_artifact(base, n).key for n in learned},
+    )
     t0 = time.perf_counter()
     fresh = not (art.path / "runs.csv").is_file()
     scores, runs = scoring.evaluate(test_cases, methods_, art.path, progress=progress)

@@ -40,6 +40,15 @@ class History:
     def best_valid(self) -> float:
         return min((e["valid"] for e in self.epochs), default=math.inf)
 
+    def stopped(self, patience: int) -> bool:
+        """Whether the last ``patience`` epochs all failed to improve on the best (early
+        stopping; never with ``patience`` 0)."""
+        if patience <= 0 or len(self.epochs) <= patience:
+            return False
+        return min(e["valid"] for e in self.epochs[-patience:]) >= min(
+            e["valid"] for e in self.epochs[:-patience]
+        )
+
 
 def segments(signals: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
     """One random ``n``-sample excerpt per signal (zero-padded if shorter)."""
@@ -211,6 +220,8 @@ def fit(
         total=cfg.epochs,
     )
     for epoch in bar:
+        if history.stopped(cfg.patience):
+            break
         t0 = time.perf_counter()
         rng = np.random.default_rng([cfg.seed, epoch])
         torch.manual_seed(cfg.seed * 100_003 + epoch)  # VAE noise
