@@ -37,19 +37,12 @@ def main() -> dict:
     med = scoring.median_by_method(test.scores)
     best = med[scoring.BEYOND_METHODS].idxmax()
 
-    # counting rules that need no stems: the supervised twin's outputs are not one of them
-    unsupervised_nets = {
-        n: net for n, net in test.separators.items() if n in scoring.BEYOND_METHODS
-    }
-    accuracy = scoring.count_accuracy(
-        scoring.count_sources(test.cases, test.model, separators=unsupervised_nets)
-    )
+    # counting rules that need no stems (the supervised twin's outputs are not one of them),
+    # and the speed: measured once, shared with chapter 06
+    accuracy = scoring.count_accuracy(pipeline.source_counts(test, scoring.BEYOND_METHODS))
     right = accuracy["right (%)"].drop("always the most common count").to_dict()
     best_rule = max(right, key=right.get)
-
-    speed = scoring.speed(
-        test.cases, scoring.BEYOND_METHODS, test.model, args.seconds, separators=test.separators
-    )
+    speed = pipeline.method_speed(test, scoring.BEYOND_METHODS, args.seconds)
     t_stft = stft_round_trip(scoring.long_excerpt(test.cases, args.seconds))
 
     case = test.cases[0]

@@ -187,3 +187,20 @@ def test_a_retrained_separator_is_a_new_evaluation():
     smoke = get_preset("smoke")
     assert key(smoke) == key(get_preset("smoke"))
     assert key(smoke) != key(get_preset("smoke", {"separator.steps": 5}))
+
+
+def test_counts_and_speed_are_measured_once(data_root: Path, monkeypatch):
+    """Chapter 06 and the benchmarks share one measurement of the counting rules and of
+    the speed: the second call reads the cached table, equal to the first."""
+    from latentsep import pipeline
+    from latentsep.evaluation import scoring
+
+    test_set = pipeline.evaluate_test_set(get_preset("smoke"), ["mixit"], progress=False)
+    speed = pipeline.method_speed(test_set, ["nmf", "mixit"], 2.0)
+    counts = pipeline.source_counts(test_set, ["mixit"])
+    assert list(speed.index) == ["nmf", "mixit"] and (speed["seconds"] > 0).all()
+    assert "mixit sounding outputs" in counts and len(counts) == len(test_set.cases)
+    for name in ("speed", "count_sources"):
+        monkeypatch.setattr(scoring, name, lambda *a, **k: pytest.fail("measured again"))
+    assert pipeline.method_speed(test_set, ["nmf", "mixit"], 2.0).equals(speed)
+    assert pipeline.source_counts(test_set, ["mixit"]).equals(counts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import subprocess
@@ -39,6 +40,29 @@ def test_stereo_paper_configuration_shapes():
     y, lat = Autoencoder(cfg).eval()(torch.randn(1, 2, 3000))
     assert y.shape == (1, 2, 3000) and lat.z.shape[1] == 16
     assert y.abs().max() <= 1.0  # the study's Tanh output
+
+
+def test_gpu_preset_trains_at_smoke_scale(tmp_path: Path):
+    """The Colab preset's networks, at their full width, take training steps here: its
+    autoencoder one epoch on two short stereo 44.1 kHz signals, its separator two MixIT
+    steps; only the batch, the crops and the run's length are cut to the smoke scale."""
+    from latentsep.models import mixit
+
+    gpu = get_preset("gpu")
+    preset = get_preset(
+        "gpu", {"train.epochs": 1, "train.batch_size": 2, "train.segment_seconds": 0.2}
+    )
+    assert preset.model == gpu.model  # the study's model, not a smaller one
+    rng = np.random.default_rng(0)
+    signals = [0.1 * rng.standard_normal((2, 44100)).astype(np.float32) for _ in range(3)]
+    history = training.fit(preset, signals[1:], signals[:1], tmp_path / "ae", progress=False)
+    assert len(history.epochs) == 1 and np.isfinite(history.epochs[0]["valid"])
+    sep = dataclasses.replace(gpu.separator, steps=2, batch_size=2, segment_seconds=0.5)
+    mono = [s[:1] for s in signals]
+    model, hist = mixit.train(sep, mono, tmp_path / "sep", "mixit", progress=False)
+    assert model.cfg.hidden == gpu.separator.hidden and np.isfinite(hist[-1]["loss"])
+    x = torch.from_numpy(mono[0])
+    assert torch.allclose(model(x).sum(1), x, atol=1e-4)
 
 
 @pytest.mark.parametrize(

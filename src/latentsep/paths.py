@@ -31,6 +31,17 @@ def _pyproject_repository(pyproject: Path) -> str | None:
     return tomllib.loads(text).get("project", {}).get("urls", {}).get("Repository")
 
 
+def code_digest(package: Path | None = None) -> str:
+    """One hash of every ``.py`` file of the package (path and bytes, sorted by path): the
+    code version of what is keyed by all of it (a chapter's execution, a timing)."""
+    package = package or Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 @functools.lru_cache(maxsize=1)
 def repository_url() -> str:
     """The project's repository address, ``[project.urls] Repository`` in pyproject.toml:

@@ -9,7 +9,8 @@ and changed training code retrains them too. The chain::
        │                                            │ (train.target = "openunmix")
        ├──────────────► autoencoder ◄───────────────┘
        ├──► separators (MixIT, PIT)      │
-       └───────────────┴─────────────────┴──► evaluation tables (per methods, tracks, seed)
+       └───────────────┴─────────────────┴──► evaluation tables (per methods, tracks, seed),
+                                                  counts and speed (shared by book and bench)
 
 Each artifact lives in ``data/<folder>/<key>/``; when the pipeline makes one it writes
 ``artifact.json`` beside it (parameters, inputs, seconds taken), which ``latentsep status``
@@ -36,7 +37,7 @@ from latentsep.evaluation import scoring
 from latentsep.models import mixit, openunmix, training
 from latentsep.models.autoencoder import Autoencoder
 from latentsep.models.separator import MaskSeparator
-from latentsep.paths import atomic_write, data_dir, param_key
+from latentsep.paths import atomic_write, code_digest, data_dir, param_key
 from latentsep.presets import DataConfig, Preset, UnmixConfig, with_overrides
 from latentsep.separation import get_method
 
@@ -349,6 +350,7 @@ class TestSet:
     runs: pd.DataFrame
     order: list[str]  # methods, references first
     separators: dict[str, MaskSeparator]  # the learned methods' networks, by method name
+    separator_keys: dict[str, str] = dataclasses.field(default_factory=dict)  # their artifacts
 
 
 def evaluation_artifact(
@@ -401,20 +403,68 @@ def evaluate_test_set(
     names = [*scoring.REFERENCES, *([scoring.NMF_CEILING] if nmf_ceiling else []), *methods]
     learned = [n for n in names if get_method(n).learned]
     separators = {n: separator(base, n, progress)[0] for n in learned}
+    separator_keys = {n: separator_artifact(base, n).key for n in learned}
     methods_ = scoring.methods_for(names, model, seed=seed, separators=separators)
     art = evaluation_artifact(
-        model_dir.name,
-        [c.track for c in test_cases],
-        names,
-        seed,
-        {n: separator_artifact(base, n).key for n in learned},
+        model_dir.name, [c.track for c in test_cases], names, seed, separator_keys
     )
     t0 = time.perf_counter()
     fresh = not (art.path / "runs.csv").is_file()
     scores, runs = scoring.evaluate(test_cases, methods_, art.path, progress=progress)
     if fresh:
         art.made(time.perf_counter() - t0)
-    return TestSet(test_cases, model, model_dir, scores, runs, names, separators)
+    return TestSet(test_cases, model, model_dir, scores, runs, names, separators, separator_keys)
+
+
+def _measured(test_set: TestSet, name: str, params: dict, compute) -> pd.DataFrame:
+    """A table measured on ``test_set``'s cases, cached in ``data/evaluations/<key>/`` and
+    keyed by the cases, the autoencoder, the separators and ``params``: computed once and
+    shared by the chapters and the benchmarks."""
+    art = Artifact(
+        name,
+        "evaluations",
+        [
+            scoring.EVALUATION_VERSION,
+            test_set.model_dir.name,
+            [c.track for c in test_set.cases],
+            test_set.separator_keys,
+            params,
+        ],
+    )
+    path = art.path / f"{name}.csv"
+    if path.is_file():
+        return pd.read_csv(path)
+    t0 = time.perf_counter()
+    table = compute()
+    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+    art.made(time.perf_counter() - t0)
+    return table
+
+
+def source_counts(test_set: TestSet, names, seed: int = 0) -> pd.DataFrame:
+    """:func:`scoring.count_sources` on the test set, with the networks of the learned
+    methods among ``names`` (cached)."""
+    nets = {n: net for n, net in test_set.separators.items() if n in names}
+    return _measured(
+        test_set,
+        "counts",
+        {"separators": sorted(nets), "seed": seed},
+        lambda: scoring.count_sources(test_set.cases, test_set.model, seed=seed, separators=nets),
+    )
+
+
+def method_speed(test_set: TestSet, names, seconds: float, seed: int = 0) -> pd.DataFrame:
+    """:func:`scoring.speed` of ``names`` on ``seconds`` of the test set, indexed by method:
+    measured once per version of the package's code (any change times them again)."""
+    table = _measured(
+        test_set,
+        "speed",
+        {"methods": list(names), "seconds": seconds, "seed": seed, "code": code_digest()},
+        lambda: scoring.speed(
+            test_set.cases, names, test_set.model, seconds, seed, test_set.separators
+        ).reset_index(),
+    )
+    return table.set_index("method")
 
 
 # --- status -----------------------------------------------------------------------------------

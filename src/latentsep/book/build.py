@@ -36,8 +36,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import latentsep
-from latentsep.paths import data_dir, param_key, repo_root
+from latentsep.paths import code_digest, data_dir, param_key, repo_root
 from latentsep.presets import get_preset
 
 
@@ -79,7 +78,7 @@ def to_ipynb(source: Path, target: Path) -> Path:
 #: Per-cell time limits (seconds) by preset: a cell that trains takes up to half an hour on
 #: the cpu preset (chapter 02 trains three models in one cell), seconds on smoke. Without a
 #: limit one lost kernel message would stall a book build or a sweep forever.
-CELL_TIMEOUT = {"smoke": 600, "cpu": 3600, "paper": 8 * 3600}
+CELL_TIMEOUT = {"smoke": 600, "cpu": 3600, "gpu": 4 * 3600, "paper": 8 * 3600}
 #: Overrides the per-preset limit (seconds), like ``latentsep book --cell-timeout``.
 TIMEOUT_ENV = "LATENTSEP_CELL_TIMEOUT"
 
@@ -290,16 +289,6 @@ META = "latentsep"
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def code_digest(package: Path | None = None) -> str:
-    """One hash of every ``.py`` file of the package (path and bytes, sorted by path)."""
-    package = package or Path(latentsep.__file__).parent
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def declared_inputs(source: Path) -> dict[str, str]:

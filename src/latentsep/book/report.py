@@ -42,3 +42,25 @@ def recorded(notebook: str | Path) -> dict[str, Any]:
                 except (ValueError, SyntaxError):
                     values[name] = text
     return values
+
+
+def headline(medians, unsupervised, supervised, study: str = "kmeans") -> tuple[str, str]:
+    """The book's headline, from the median SI-SDRi of each method (a Series by name):
+    the best method of ``unsupervised`` and one markdown sentence about it against the
+    oracle mask, the study's method and the networks (the landing page and chapter 05 say
+    it in the same words)."""
+    lead = medians[list(unsupervised)].idxmax()
+    twin = ", ".join(f"{m} {medians[m]:+.1f} dB" for m in supervised)
+    oracle = medians["oracle IRM"]
+    text = (
+        f"**Separating without stems:** the best method that uses no ground truth, *{lead}*, "
+        f"improves SI-SDR by **{medians[lead]:+.1f} dB** (median over test instruments, the "
+        f"true count given): {medians[lead] / oracle:.0%} of the oracle mask's "
+        f"{oracle:+.1f} dB, against {medians[study]:+.1f} dB for the study's method."
+    )
+    if "mixit" in medians.index:
+        text += (
+            f" The learned separator trained without stems (MixIT) reaches "
+            f"{medians['mixit']:+.1f} dB; trained with them (its supervised twin): {twin}."
+        )
+    return lead, text
