@@ -18,6 +18,7 @@ place only when complete.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -82,6 +83,11 @@ def piece_subset(piece_id: str, cfg: DataConfig) -> str:
 
 def plan(cfg: DataConfig) -> list[tuple[TrackSpec, corpus.Piece]]:
     """Choose pieces and every random setting of every track (no audio yet)."""
+    return list(_plan(cfg))
+
+
+@functools.lru_cache(maxsize=4)  # parsing the scores takes minutes; the plan is a function of cfg
+def _plan(cfg: DataConfig) -> tuple[tuple[TrackSpec, corpus.Piece], ...]:
     ids = corpus.corpus_pieces()
     order = np.random.default_rng(cfg.seed).permutation(len(ids))
     wanted = {"train": cfg.n_train, "test": cfg.n_test}
@@ -109,7 +115,7 @@ def plan(cfg: DataConfig) -> list[tuple[TrackSpec, corpus.Piece]]:
             raise ValueError(
                 f"only {counts[s]} usable corpus pieces for the {s} split, {wanted[s]} asked"
             )
-    return tracks
+    return tuple(tracks)
 
 
 def _track_spec(piece: corpus.Piece, subset: str, i: int, cfg: DataConfig) -> TrackSpec | None:
