@@ -108,15 +108,6 @@ def aligned(spectra: np.ndarray, f0s: np.ndarray, a: np.ndarray, length: int) ->
     return out
 
 
-def fundamentals(basis: np.ndarray, rate: int, n_harmonics: int = 16) -> np.ndarray:
-    """Each template's fundamental by weighted harmonic summation (as nmf.harmonic_timbre)."""
-    freqs = spectral.frequencies(spectral.N_FFT, rate)
-    f0s = 55.0 * 2.0 ** (np.arange(0, 5 * 48) / 48)
-    n = np.arange(1, n_harmonics + 1)
-    grid = np.stack([np.interp(f0s[:, None] * n, freqs, w, right=0.0) for w in basis.T])
-    return f0s[np.argmax(grid @ 0.8**n, axis=1)]
-
-
 def separate(x: np.ndarray, n: int, rate: int, references=None, seed: int = 0) -> list[np.ndarray]:
     z = spectral.stft(x)
     a, centres = log_frequency(spectral.N_FFT, rate)
@@ -127,7 +118,7 @@ def separate(x: np.ndarray, n: int, rate: int, references=None, seed: int = 0) -
     if references is None:
         w, h = nmf.decompose(x, nmf.N_COMPONENTS, seed)
         labels = KMeans(n, n_init=4, random_state=seed).fit_predict(nmf.harmonic_timbre(w, rate))
-        rows = aligned(w, fundamentals(w, rate), a, length) * h.sum(1)[:, None]
+        rows = aligned(w, nmf.fundamentals(w, rate), a, length) * h.sum(1)[:, None]
         kernels = np.stack([rows[labels == g].sum(0) + 1e-6 for g in range(n)])
         _, parts = fit(v, kernels, pitches, seed=seed)
     else:  # one kernel per true instrument, fitted on it alone, then fixed; no sparsity

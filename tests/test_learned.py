@@ -158,6 +158,9 @@ def test_harmonic_timbre_is_pitch_invariant():
     same = np.linalg.norm(t[0] - t[1])
     different = np.linalg.norm(t[0] - t[2])
     assert same < 0.25 * different
+    # the fundamentals it read the harmonics at, to the 1/48-octave grid's step
+    f0 = nmf.fundamentals(basis, rate, n_fft)
+    assert np.allclose(np.log2(f0 / [220, 330, 220]), 0, atol=1 / 96)
 
 
 def test_long_inputs_fit_templates_on_a_sample_of_frames():

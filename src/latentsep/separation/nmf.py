@@ -33,27 +33,36 @@ def timbre(basis: np.ndarray, n_coefficients: int = 13) -> np.ndarray:
     return dct(logs, axis=0, norm="ortho")[1 : n_coefficients + 1].T
 
 
+def fundamentals(
+    basis: np.ndarray, rate: int, n_fft: int = spectral.N_FFT, n_harmonics: int = 16
+) -> np.ndarray:
+    """The fundamental (Hz) of each spectral template ``(freqs, components)``, by weighted
+    harmonic summation over 55–1760 Hz in 1/48 octaves (weights 0.8^n, so f0/2, which
+    collects the same peaks at higher harmonic numbers, scores lower)."""
+    freqs = spectral.frequencies(n_fft, rate)
+    f0s = 55.0 * 2.0 ** (np.arange(0, 5 * 48) / 48)  # 1/48 octave from A1 to A6
+    n = np.arange(1, n_harmonics + 1)
+    grid = f0s[:, None] * n[None, :]
+    basis = np.asarray(basis, np.float64)
+    return np.array(
+        [f0s[np.argmax(np.interp(grid, freqs, w, right=0.0) @ 0.8**n)] for w in basis.T]
+    )
+
+
 def harmonic_timbre(
     basis: np.ndarray, rate: int, n_fft: int = spectral.N_FFT, n_harmonics: int = 16
 ) -> np.ndarray:
     """Pitch-invariant timbre of spectral templates ``(freqs, components)``: the log
-    amplitudes of the first ``n_harmonics`` harmonics of each template's fundamental,
-    loudness removed. A note's harmonics sit at n·f0 whatever its pitch, so two notes of one
-    instrument look alike here, while MFCC-like envelopes (:func:`timbre`) describe where a
-    note's energy lies in frequency — its pitch as much as its instrument.
-
-    The fundamental is found by weighted harmonic summation (weights 0.8^n, so f0/2, which
-    collects the same peaks at higher harmonic numbers, scores lower) over 55–1760 Hz.
-    Returns ``(components, n_harmonics)``."""
+    amplitudes of the first ``n_harmonics`` harmonics of each template's fundamental
+    (:func:`fundamentals`), loudness removed. A note's harmonics sit at n·f0 whatever its
+    pitch, so two notes of one instrument look alike here, while MFCC-like envelopes
+    (:func:`timbre`) describe where a note's energy lies in frequency — its pitch as much as
+    its instrument. Returns ``(components, n_harmonics)``."""
     freqs = spectral.frequencies(n_fft, rate)
-    f0s = 55.0 * 2.0 ** (np.arange(0, 5 * 48) / 48)  # 1/48 octave from A1 to A6
     n = np.arange(1, n_harmonics + 1)
-    weights = 0.8**n
+    basis = np.asarray(basis, np.float64)
     rows = []
-    for w in np.asarray(basis, np.float64).T:
-        grid = f0s[:, None] * n[None, :]
-        amp = np.interp(grid, freqs, w, right=0.0)
-        f0 = f0s[np.argmax(amp @ weights)]
+    for w, f0 in zip(basis.T, fundamentals(basis, rate, n_fft, n_harmonics), strict=True):
         harm = np.interp(f0 * n, freqs, w, right=0.0)
         logs = np.log(harm + 1e-3 * harm.max() + 1e-12)
         rows.append(logs - logs.mean())
