@@ -9,8 +9,13 @@ STAMP   := $(VENV)/.latentsep-installed
 # The book's Performance page shows the benchmarks' results: measured first if missing.
 BENCH_RESULT := benchmarks/results/separation-$(PRESET).json
 
+# make book REAL_STEMS=DIR: the results chapter also scores every method on real stems;
+# make book RETRAIN=1: every trained artifact made here, none taken from shipped/.
+BOOK_ARGS := $(if $(REAL_STEMS),--real-stems $(REAL_STEMS)) $(if $(RETRAIN),--retrain)
+export LATENTSEP_RETRAIN := $(if $(RETRAIN),1)
+
 book: $(STAMP) $(BENCH_RESULT)
-	$(PY) -m latentsep book --preset $(PRESET)
+	$(PY) -m latentsep book --preset $(PRESET) $(BOOK_ARGS)
 
 $(BENCH_RESULT): | $(STAMP)
 	$(PY) benchmarks/run_all.py --preset $(PRESET)

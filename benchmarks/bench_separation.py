@@ -7,7 +7,10 @@
 - speed: seconds to separate a 3-minute excerpt into 3 sources, and that time as a ratio
   to a reference run in the same process (one STFT + inverse STFT of the same audio), so
   that machines can be compared;
-- metric evaluation: BSSEval v4 (museval) and SI-SDR on one test track, the ratio of the two.
+- metric evaluation: BSSEval v4 (museval) and SI-SDR on one test track, the ratio of the two;
+- unseen timbres (issue 22): the same methods on the test pieces played by a soundfont no
+  model trained on (FluidR3_GM), when it is installed;
+- a song: the default method of ``latentsep separate`` on 3 minutes of 44.1 kHz stereo.
 
 Usage: python benchmarks/bench_separation.py --preset cpu
 """
@@ -16,13 +19,17 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
 from common import best_time, report, stft_round_trip
 
-from latentsep import pipeline
+from latentsep import pipeline, separation
+from latentsep.audio import resample
+from latentsep.data import synth
 from latentsep.evaluation import metrics, scoring
 from latentsep.presets import get_preset
 
 TARGETS = scoring.TARGETS
+EVALUATED = scoring.WITHOUT_STEMS + scoring.SUPERVISED
 
 
 def main() -> dict:
@@ -31,15 +38,15 @@ def main() -> dict:
     parser.add_argument("--seconds", type=float, default=180.0)
     args = parser.parse_args()
     base = get_preset(args.preset)
-    test = pipeline.evaluate_test_set(
-        base, scoring.BEYOND_METHODS + scoring.SUPERVISED, nmf_ceiling=True, progress=False
-    )
+    test = pipeline.evaluate_test_set(base, EVALUATED, nmf_ceiling=True, progress=False)
     med = scoring.median_by_method(test.scores)
-    best = med[scoring.BEYOND_METHODS].idxmax()
+    best = med[scoring.WITHOUT_STEMS].idxmax()
+    unseen = unseen_medians(base)
+    song = song_seconds(test, base)
 
     # counting rules that need no stems (the supervised twin's outputs are not one of them),
     # and the speed: measured once, shared with chapter 06
-    accuracy = scoring.count_accuracy(pipeline.source_counts(test, scoring.BEYOND_METHODS))
+    accuracy = scoring.count_accuracy(pipeline.source_counts(test, scoring.WITHOUT_STEMS))
     right = accuracy["right (%)"].drop("always the most common count").to_dict()
     best_rule = max(right, key=right.get)
     speed = pipeline.method_speed(test, scoring.BEYOND_METHODS, args.seconds)
@@ -58,6 +65,8 @@ def main() -> dict:
             m: round(float(v / med["oracle IRM"]), 3) for m, v in med.items()
         },
         "best unsupervised method": best,
+        "unseen timbres: median SI-SDRi (dB)": unseen,
+        f"{separation.DEFAULT_METHOD}: seconds for a 180 s 44.1 kHz stereo song": song,
         "supervised twin": {m: round(float(med[m]), 2) for m in scoring.SUPERVISED},
         "count right (%)": accuracy["right (%)"].round(1).to_dict(),
         "best counting rule": best_rule,
@@ -88,7 +97,43 @@ def main() -> dict:
             ],
         },
     }
+    if unseen:
+        best_unseen = max(scoring.WITHOUT_STEMS, key=lambda m: unseen.get(m, -np.inf))
+        result["best on unseen timbres"] = best_unseen
+        result["targets"]["unseen timbres: median SI-SDRi (dB)"] = [
+            unseen[best_unseen],
+            scoring.TARGETS_UNSEEN["median SI-SDRi (dB)"],
+            bool(unseen[best_unseen] >= scoring.TARGETS_UNSEEN["median SI-SDRi (dB)"]),
+        ]
+    result["targets"]["seconds for a 180 s 44.1 kHz stereo song"] = [
+        song,
+        scoring.TARGETS_UNSEEN["seconds for a 180 s song"],
+        bool(song <= scoring.TARGETS_UNSEEN["seconds for a 180 s song"]),
+    ]
     return report(f"separation-{args.preset}", result)
+
+
+def unseen_medians(base) -> dict[str, float]:
+    """Every method's median on the test pieces played by the unseen soundfont (empty when
+    that soundfont is not installed)."""
+    if not synth.soundfont_available(pipeline.UNSEEN_SOUNDFONT):
+        print(f"note: {pipeline.UNSEEN_SOUNDFONT} is not installed: no unseen-timbre numbers")
+        return {}
+    test = pipeline.evaluate_test_set(
+        base, EVALUATED, nmf_ceiling=True, progress=False, soundfont=pipeline.UNSEEN_SOUNDFONT
+    )
+    return {m: round(float(v), 2) for m, v in scoring.median_by_method(test.scores).items()}
+
+
+def song_seconds(test, base, seconds: float = 180.0, rate: int = 44100) -> float:
+    """Seconds the default method of ``latentsep separate`` takes for a 3-minute 44.1 kHz
+    stereo song (the test stems end to end, upsampled, the right channel at half level)."""
+    mono = resample(scoring.long_excerpt(test.cases, seconds), test.cases[0].rate, rate)
+    song = np.concatenate([mono, 0.5 * mono])
+    spec = separation.get_method(separation.DEFAULT_METHOD)
+    net = pipeline.network(base, spec.name, progress=False)[0] if spec.learned else None
+    sep = separation.separate(song, None, spec.name, None, rate=rate, separator=net)
+    return round(sep.seconds, 2)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,24 @@ if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
     fi
 fi
 
+# Two more General MIDI soundfonts (Debian packages): FluidR3_GM plays the unseen-timbre
+# test set, MuseScore General (Lite) is a second voice for the separators' training renders.
+# Optional: without them the book says how to add them and shows what it can.
+missing=()
+[ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || missing+=(fluid-soundfont-gm)
+[ -f /usr/share/sounds/sf3/MuseScore_General_Lite.sf3 ] || missing+=(musescore-general-soundfont-small)
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo ">> installing soundfonts (apt-get): ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}" >/dev/null || echo "warning: could not install ${missing[*]}" >&2
+    else
+        echo "note: the soundfonts ${missing[*]} are not installed (apt-get install ${missing[*]});" >&2
+        echo "      the unseen-timbre test set and the second training render need them." >&2
+    fi
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
     echo ">> creating $VENV"
     "$PYTHON" -m venv "$VENV"

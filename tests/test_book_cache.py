@@ -192,3 +192,35 @@ def test_a_build_leaves_the_environment_as_it_found_it(tmp_path: Path, monkeypat
     )
     assert runs(log) == ["smoke hello"]
     assert "LATENTSEP_DATA" not in os.environ and STATIC_ENV not in os.environ
+
+
+def test_a_chapter_key_follows_only_the_code_it_imports(tmp_path: Path):
+    """A chapter's code digest covers the modules it imports, transitively: an edit to a
+    module no chapter imports (the CLI) re-executes nothing; an edit to one it reaches
+    through another module does."""
+    import shutil
+
+    from latentsep import paths
+
+    package = tmp_path / "latentsep"
+    shutil.copytree(Path(paths.__file__).parent, package)
+
+    def digest() -> str:
+        return paths.code_digest(package, paths.module_closure({"latentsep.book.plots"}, package))
+
+    before = digest()
+    (package / "cli.py").write_text((package / "cli.py").read_text() + "\n# an edit\n")
+    assert digest() == before
+    (package / "spectral.py").write_text((package / "spectral.py").read_text() + "\n# edit\n")
+    assert digest() != before  # plots imports spectral
+
+
+def test_the_book_chapters_do_not_import_the_command_line():
+    files = set()
+    for source in build.chapter_sources():
+        imports = build.chapter_imports(source)
+        assert imports is not None, source
+        files |= build.module_closure(imports)
+    names = {f.name for f in files}
+    assert "cli.py" not in names and "sweep.py" not in names
+    assert "pipeline.py" in names

@@ -8,6 +8,12 @@ intended, regenerate the file on purpose and commit it with the change:
 
 Also the quality floors: the oracle stays far above the mixture, and the methods the book
 calls separators stay where the pinned run put them relative to the mixture.
+
+These numbers hold on any machine (issue 21): the session runs with pinned numerics
+(``conftest.PINNED_NUMERICS``: one thread, portable kernels), trained methods get the spread
+measured across thread counts, kernel dispatches and BLAS cores, and a median below
+:data:`NOISE_FLOOR_DB` is not pinned at all — an estimate that is almost silence scores
+whatever the last bits of a float say — only that it stays below the mixture.
 """
 
 from __future__ import annotations
@@ -25,11 +31,14 @@ from latentsep.presets import get_preset
 PINNED = Path(__file__).with_name("data") / "regression-smoke.json"
 P = get_preset("smoke")
 #: Tolerances. Model-free methods and the dataset are deterministic arithmetic (float
-#: reductions may differ in the last bits between CPUs); trained models may drift a little
-#: more between machines (the cpu autoencoder moved 0.2 dB across machines, issue 11).
+#: reductions may differ in the last bits between CPUs); trained methods get the largest
+#: spread of their smoke medians measured across 1 and 2 threads, torch's AVX2 and portable
+#: kernels and two OpenBLAS cores (issue 21's note), with a margin.
 REL_DATASET = 1e-4
 REL_LOSS = 1e-3
 ABS_DB = {"model-free": 0.05, "trained": 0.5}
+#: Medians below this are noise (near-silent estimates): pinned only as "below the mixture".
+NOISE_FLOOR_DB = -20.0
 
 
 def measure() -> dict:
@@ -46,7 +55,10 @@ def measure() -> dict:
     _, history, _ = pipeline.autoencoder(P, progress=False)
     first = history.epochs[0]
     test_set = pipeline.evaluate_test_set(
-        P, scoring.BEYOND_METHODS + scoring.SUPERVISED, nmf_ceiling=True, progress=False
+        P,
+        scoring.BEYOND_METHODS + scoring.SUPERVISED + scoring.STEMS,
+        nmf_ceiling=True,
+        progress=False,
     )
     medians = scoring.median_by_method(test_set.scores)
     return {
@@ -90,11 +102,19 @@ def test_autoencoder_losses_after_one_epoch(numbers: dict, pinned: dict):
         assert numbers["autoencoder epoch 1"][part] == pytest.approx(value, rel=REL_LOSS), part
 
 
+def matches(now: float, then: float, method: str) -> bool:
+    """Whether a median still agrees with its pinned value (below the noise floor: whether
+    it is still below the mixture)."""
+    if then < NOISE_FLOOR_DB:
+        return now < 0.0
+    return now == pytest.approx(then, abs=ABS_DB[_kind(method)])
+
+
 def test_every_methods_median_si_sdr(numbers: dict, pinned: dict):
     now, then = numbers["median SI-SDRi (dB)"], pinned["median SI-SDRi (dB)"]
     assert now.keys() == then.keys()
     for method, value in then.items():
-        assert now[method] == pytest.approx(value, abs=ABS_DB[_kind(method)]), method
+        assert matches(now[method], value, method), (method, now[method], value)
 
 
 def test_quality_floors(numbers: dict, pinned: dict):
@@ -138,7 +158,11 @@ def test_the_default_method_separates_two_timbres():
 
 
 def test_the_check_would_catch_a_3_db_shift(pinned: dict):
-    """The tolerances are tight enough: every method moved by 3 dB fails the comparison."""
-    shifted = {m: v + 3.0 for m, v in pinned["median SI-SDRi (dB)"].items()}
+    """The tolerances are tight enough: every pinned method moved by 3 dB fails the
+    comparison; one below the noise floor fails when it rises above the mixture."""
     for method, value in pinned["median SI-SDRi (dB)"].items():
-        assert shifted[method] != pytest.approx(value, abs=ABS_DB[_kind(method)])
+        if value < NOISE_FLOOR_DB:
+            assert not matches(0.5, value, method), method
+        else:
+            assert not matches(value + 3.0, value, method), method
+            assert not matches(value - 3.0, value, method), method

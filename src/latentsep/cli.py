@@ -50,6 +50,16 @@ def _book_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--force", action="store_true", help="execute every chapter, even when its inputs match"
     )
+    p.add_argument(
+        "--real-stems",
+        metavar="DIR",
+        help="a folder of real multitrack stems: the results chapter scores every method on them",
+    )
+    p.add_argument(
+        "--retrain",
+        action="store_true",
+        help="ignore the shipped trained artifacts: make every one of them here",
+    )
     _timeout_arg(p)
 
 
@@ -66,8 +76,12 @@ def _timeout_arg(p: argparse.ArgumentParser) -> None:
 
 @command("book", "execute the notebooks with papermill and build the HTML book", _book_args)
 def _book(args: argparse.Namespace, preset: Preset) -> int:
+    import os
+
     from latentsep.book import build
 
+    if args.retrain:  # the chapters' kernels inherit it
+        os.environ["LATENTSEP_RETRAIN"] = "1"
     try:
         build.build(
             preset.name,
@@ -75,6 +89,7 @@ def _book(args: argparse.Namespace, preset: Preset) -> int:
             html=not args.no_html,
             cell_timeout_s=args.cell_timeout,
             force=args.force,
+            real_stems=args.real_stems,
         )
     except (build.ChapterError, ValueError) as err:
         print(f"latentsep: {err}", file=sys.stderr)
@@ -119,6 +134,61 @@ def _train(args: argparse.Namespace, preset: Preset) -> int:
     return 0
 
 
+def _train_separator_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train from nothing even when a trained or shipped network matches",
+    )
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+
+
+@command(
+    "train-separator",
+    "train the network learned from rendered stems (classmask, deepclustering), or reuse it",
+    _train_separator_args,
+)
+def _train_separator(args: argparse.Namespace, preset: Preset) -> int:
+    import os
+
+    import torch
+
+    from latentsep import pipeline
+    from latentsep.data.synth import SoundfontError
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.retrain:
+        os.environ["LATENTSEP_RETRAIN"] = "1"  # shipped copies are not restored either
+        for art, _, _ in pipeline.shippable(preset):
+            pipeline.forget(art)
+    try:
+        _, history, out = pipeline.stemnet_model(preset)
+        pipeline.dictionaries(preset)
+    except SoundfontError as err:
+        print(f"latentsep: {err}", file=sys.stderr)
+        return 2
+    last = history[-1]
+    print(f"{last['step']} steps, {last['seconds'] / 60:.1f} min: loss {last['loss']:.4f}")
+    print(out)
+    return 0
+
+
+@command("ship", "copy the preset's trained separators into shipped/ with their checksums")
+def _ship(args: argparse.Namespace, preset: Preset) -> int:
+    from latentsep import pipeline
+
+    shipped = 0
+    for art, files, made_by in pipeline.shippable(preset):
+        if not all((art.path / f).is_file() for f in files):
+            print(f"not made yet, not shipped: {art.name} ({art.shipped_name})")
+            continue
+        pipeline.ship(art, files, made_by)
+        print(f"shipped {art.name}: shipped/{art.shipped_name}")
+        shipped += 1
+    return 0 if shipped else 1
+
+
 def _separate_args(p: argparse.ArgumentParser) -> None:
     from latentsep.separation import DEFAULT_METHOD, method_names
 
@@ -157,9 +227,9 @@ def _separate(args: argparse.Namespace, preset: Preset) -> int:
         return 2
     spec = separation.get_method(args.method)
     try:  # every check that needs no model first: training one can take minutes
-        outputs = preset.separator.outputs if spec.learned else None
+        outputs = preset.separator.outputs if spec.network in ("mixit", "pit") else None
         separation.preflight(args.audio, args.out, args.method, args.n_sources, outputs=outputs)
-        separator = pipeline.separator(preset, args.method)[0] if spec.learned else None
+        separator = pipeline.network(preset, args.method)[0] if spec.learned else None
         if args.model:
             model = training.load_model(Path(args.model))[0]
         elif not spec.needs_model:
@@ -179,6 +249,82 @@ def _separate(args: argparse.Namespace, preset: Preset) -> int:
         print(f"latentsep: {err}", file=sys.stderr)
         return 2
     print(f"{len(paths)} sources ({args.method}, {seconds:.1f} s) written to {args.out}")
+    return 0
+
+
+def _evaluate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("folder", nargs="?", help="one folder per piece, one audio file per instrument")
+    p.add_argument("--dataset", help="a mirdata dataset instead of a folder (e.g. urmp)")
+    p.add_argument("--data-home", help="where the mirdata dataset lies (nothing is downloaded)")
+    p.add_argument(
+        "--methods",
+        help="comma-separated method names, or 'all' (default: the references and every "
+        "method that needs no autoencoder)",
+    )
+    p.add_argument(
+        "--out", default="evaluation", help="folder for scores.csv, runs.csv, summary.csv"
+    )
+    p.add_argument("--no-count", action="store_true", help="skip the runs that estimate the count")
+    p.add_argument("--limit", type=int, default=0, help="only the first N pieces")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def default_evaluation_methods() -> list[str]:
+    """The references, then every registered method that needs neither the true sources
+    nor the autoencoder (learned ones use their trained or shipped networks)."""
+    from latentsep.evaluation import scoring
+    from latentsep.separation import METHODS
+
+    blind = [m.name for m in METHODS.values() if not m.needs_references and not m.needs_model]
+    refs = [*scoring.REFERENCES, scoring.NMF_CEILING]
+    return [*refs, *(n for n in blind if n not in refs)]
+
+
+@command(
+    "evaluate",
+    "score methods on real multitrack stems (a folder, or a mirdata dataset)",
+    _evaluate_args,
+)
+def _evaluate(args: argparse.Namespace, preset: Preset) -> int:
+    from pathlib import Path
+
+    from latentsep import pipeline
+    from latentsep.evaluation import multitrack
+    from latentsep.paths import atomic_write
+    from latentsep.separation import METHODS, get_method
+
+    try:  # every check of the input and the request before any work
+        if args.methods in (None, ""):
+            names = default_evaluation_methods()
+        elif args.methods == "all":
+            names = list(METHODS)
+        else:
+            names = [n.strip() for n in args.methods.split(",") if n.strip()]
+            for n in names:
+                get_method(n)
+        if bool(args.folder) == bool(args.dataset):
+            raise ValueError("give a folder of stems or --dataset NAME --data-home DIR (one)")
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"{out}: exists and is not a folder")
+        if args.dataset:
+            pieces = multitrack.read_mirdata(args.dataset, args.data_home, args.limit)
+        else:
+            pieces = multitrack.read_folder(args.folder)[: args.limit or None]
+        cases = multitrack.cases(pieces, preset.model)
+    except ValueError as err:  # MultitrackError and AudioError are ValueErrors
+        print(f"latentsep: {err}", file=sys.stderr)
+        return 2
+    scores, runs, counted = pipeline.evaluate_multitrack(
+        preset, cases, names, count=not args.no_count, seed=args.seed
+    )
+    summary = multitrack.table(scores, counted, order=names)
+    for name, frame in (("scores", scores), ("runs", runs), ("summary", summary.reset_index())):
+        atomic_write(out / f"{name}.csv", lambda tmp, f=frame: f.to_csv(tmp, index=False))
+    n = sum(len(c.references) for c in cases)
+    print(f"{len(cases)} pieces, {n} instruments; median SI-SDRi (dB) with the true count:")
+    print(summary.round(2).to_string())
+    print(f"tables in {out}/")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import json
@@ -31,15 +32,72 @@ def _pyproject_repository(pyproject: Path) -> str | None:
     return tomllib.loads(text).get("project", {}).get("urls", {}).get("Repository")
 
 
-def code_digest(package: Path | None = None) -> str:
-    """One hash of every ``.py`` file of the package (path and bytes, sorted by path): the
-    code version of what is keyed by all of it (a chapter's execution, a timing)."""
+def code_digest(package: Path | None = None, files: set[Path] | None = None) -> str:
+    """One hash of every ``.py`` file of the package (path and bytes, sorted by path), or of
+    ``files`` among them: the code version of what is keyed by it (a chapter's execution, a
+    timing)."""
     package = package or Path(__file__).parent
     digest = hashlib.sha256()
     for path in sorted(package.rglob("*.py")):
+        if files is not None and path.resolve() not in files:
+            continue
         digest.update(path.relative_to(package).as_posix().encode() + b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def _module_file(name: str, package: Path) -> Path | None:
+    """The file of module ``latentsep.a.b``: ``a/b.py`` or ``a/b/__init__.py``."""
+    base = package.joinpath(*name.split(".")[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.name != ".py" and candidate.is_file():
+            return candidate.resolve()
+    return None
+
+
+def imported_names(tree: ast.AST, current: str = "") -> set[str]:
+    """Every ``latentsep`` module a piece of code may import — at the top or inside a
+    function, ``from latentsep.x import y`` counting ``latentsep.x.y`` in case ``y`` is a
+    module, and module names in strings (``import_module("latentsep.x")``, the package's lazy
+    API); ``current`` resolves relative imports."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if re.fullmatch(r"latentsep(\.\w+)+", node.value):
+                names.add(node.value)
+        elif isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = current.split(".")[: -node.level]
+                base = ".".join([*parent, base] if base else parent)
+            names.add(base)
+            names |= {f"{base}.{a.name}" for a in node.names}
+    return {n for n in names if n == "latentsep" or n.startswith("latentsep.")}
+
+
+def module_closure(names: set[str], package: Path | None = None) -> set[Path]:
+    """The files of ``names`` and of every ``latentsep`` module they import, transitively,
+    with the ``__init__`` of every package on the way (Python runs those on import)."""
+    package = (package or Path(__file__).parent).resolve()
+    todo, seen, files = list(names), set(), set()
+    while todo:
+        name = todo.pop()
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):  # the packages above run first
+            prefix = ".".join(parts[:i])
+            if prefix in seen:
+                continue
+            seen.add(prefix)
+            path = _module_file(prefix, package)
+            if path is None:
+                continue
+            files.add(path)
+            # relative imports count from the package: a package's own name, a module's parent
+            current = f"{prefix}.__init__" if path.name == "__init__.py" else prefix
+            todo.extend(imported_names(ast.parse(path.read_bytes()), current))
+    return files
 
 
 @functools.lru_cache(maxsize=1)

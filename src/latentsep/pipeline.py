@@ -15,12 +15,23 @@ and changed training code retrains them too. The chain::
 Each artifact lives in ``data/<folder>/<key>/``; when the pipeline makes one it writes
 ``artifact.json`` beside it (parameters, inputs, seconds taken), which ``latentsep status``
 reads.
+
+Expensive artifacts are also *shipped*: trained once and committed under
+``shipped/<folder>/<key>/`` with a checksum of every file and the machine and time that made
+them (``shipped/manifest.json``, written by :func:`ship`). An artifact that is not cached
+is copied from there when its key matches — the key holds the code version, the inputs and
+the parameters, so a shipped file is only ever used for exactly what made it — and made
+here otherwise; ``LATENTSEP_RETRAIN=1`` (``make book RETRAIN=1``) ignores them all.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import os
+import platform
+import shutil
 import time
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -31,15 +42,15 @@ import numpy as np
 import pandas as pd
 
 from latentsep.audio import load_audio, prepare
-from latentsep.data import musdb, render
+from latentsep.data import musdb, render, synth
 from latentsep.device import pick_device
 from latentsep.evaluation import scoring
-from latentsep.models import mixit, openunmix, training
+from latentsep.models import mixit, openunmix, stemnet, training
 from latentsep.models.autoencoder import Autoencoder
 from latentsep.models.separator import MaskSeparator
-from latentsep.paths import atomic_write, code_digest, data_dir, param_key
-from latentsep.presets import DataConfig, Preset, UnmixConfig, with_overrides
-from latentsep.separation import get_method
+from latentsep.paths import atomic_write, code_digest, data_dir, param_key, repo_root
+from latentsep.presets import OTHER_CLASSES, DataConfig, Preset, UnmixConfig, with_overrides
+from latentsep.separation import get_method, nmf
 
 META = "artifact.json"
 
@@ -78,6 +89,100 @@ class Artifact:
         meta = self.path / META
         return json.loads(meta.read_text()).get("seconds") if meta.is_file() else None
 
+    @property
+    def shipped_name(self) -> str:
+        return f"{self.folder}/{self.key}"
+
+    def restore(self) -> bool:
+        """Copy the shipped artifact of this key into the cache (checksums verified first);
+        False when none is shipped or retraining is asked for."""
+        entry = shipped_manifest().get(self.shipped_name)
+        if entry is None or retraining():
+            return False
+        source = shipped_dir() / self.shipped_name
+        for file, info in entry["files"].items():
+            if _sha256(source / file) != info["sha256"]:
+                raise ValueError(
+                    f"{source / file}: does not match its checksum in shipped/{SHIPPED}; "
+                    "restore it (git checkout shipped/) or retrain (LATENTSEP_RETRAIN=1)"
+                )
+        tmp = self.path.with_name(f"{self.key}.partial-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(source, tmp)
+        if self.path.exists():  # an incomplete earlier attempt (a killed training run)
+            forget(self)
+        os.replace(tmp, self.path)
+        return True
+
+
+#: The shipped artifacts' manifest, in ``shipped/``.
+SHIPPED = "manifest.json"
+
+
+def shipped_dir() -> Path:
+    """``shipped/`` of the source checkout (the package's own folder when installed)."""
+    root = repo_root()
+    return (root if root is not None else Path(__file__).parent) / "shipped"
+
+
+def shipped_manifest() -> dict[str, dict]:
+    """Every shipped artifact: ``folder/key`` -> name, files with checksums, how it was made."""
+    path = shipped_dir() / SHIPPED
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def retraining() -> bool:
+    """Whether shipped artifacts are to be ignored (``LATENTSEP_RETRAIN=1``)."""
+    return os.environ.get("LATENTSEP_RETRAIN", "") not in ("", "0")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def ship(art: Artifact, files: list[str], command: str) -> Path:
+    """Commit-ready copy of a made artifact under ``shipped/``: ``files`` (and its
+    ``artifact.json``), their checksums and the machine, time and ``command`` that made
+    them in the manifest. Earlier shipped versions of the same artifact are removed."""
+    manifest = shipped_manifest()
+    for name, entry in list(manifest.items()):
+        if entry["name"] == art.name and name != art.shipped_name:
+            shutil.rmtree(shipped_dir() / name, ignore_errors=True)
+            del manifest[name]
+    target = shipped_dir() / art.shipped_name
+    files = [*files, META] if (art.path / META).is_file() else files
+    for file in files:
+        atomic_write(target / file, lambda tmp, f=file: shutil.copyfile(art.path / f, tmp))
+    manifest[art.shipped_name] = {
+        "name": art.name,
+        "files": {
+            f: {"sha256": _sha256(target / f), "bytes": (target / f).stat().st_size} for f in files
+        },
+        "made": {
+            "command": command,
+            "seconds": art.seconds(),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor()}",
+            "torch threads": __import__("torch").get_num_threads(),
+            "date": time.strftime("%Y-%m-%d"),
+        },
+    }
+    text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
+    return atomic_write(shipped_dir() / SHIPPED, lambda tmp: tmp.write_text(text))
+
+
+def forget(art: Artifact) -> None:
+    """Remove a cached artifact (a retrain from nothing makes it again)."""
+    import shutil
+
+    if art.path.exists():
+        old = art.path.with_name(f"{art.key}.old-{time.monotonic_ns()}")
+        art.path.rename(old)  # a reader never sees half a folder
+        shutil.rmtree(old, ignore_errors=True)
+
 
 def _size_mb(path: Path) -> float:
     if not path.exists():
@@ -113,6 +218,40 @@ def dataset(cfg: DataConfig, progress: bool = True) -> Path:
 def tracks(cfg: DataConfig, subset: str, limit: int | None = None) -> list[musdb.Track]:
     """A split of the embedded dataset (rendered first if needed)."""
     return musdb.load_tracks(dataset(cfg, progress=False), subset, limit=limit)
+
+
+#: The soundfont that plays the unseen-timbre test set: never used for training.
+UNSEEN_SOUNDFONT = "FluidR3_GM"
+
+
+def rendering_artifact(cfg: DataConfig, soundfont: str, subset: str) -> Artifact:
+    """One split of the embedded dataset played by another soundfont: the same pieces,
+    parts, programs and gains, other instrument samples."""
+    if soundfont == synth.DEFAULT_SOUNDFONT:
+        return dataset_artifact(cfg)
+    params = {**dataset_artifact(cfg).params, "soundfont": soundfont, "subset": subset}
+    return Artifact(f"{subset} split ({soundfont})", "embedded", params)
+
+
+def rendered_tracks(
+    cfg: DataConfig, soundfont: str, subset: str, limit: int | None = None, progress: bool = True
+) -> list[musdb.Track]:
+    """A split of the embedded dataset as ``soundfont`` plays it (rendered first if needed;
+    a :class:`~latentsep.data.synth.SoundfontError` says how to install a missing one)."""
+    if soundfont == synth.DEFAULT_SOUNDFONT:
+        return tracks(cfg, subset, limit)
+    art = rendering_artifact(cfg, soundfont, subset)
+    t0 = time.perf_counter()
+    fresh = not (art.path / "manifest.json").is_file()
+    render.build(cfg, art.path, art.key, progress=progress, soundfont=soundfont, subsets=(subset,))
+    if fresh:
+        art.made(time.perf_counter() - t0)
+    return musdb.load_tracks(art.path, subset, limit=limit)
+
+
+def unseen_tracks(cfg: DataConfig, limit: int | None = None) -> list[musdb.Track]:
+    """The test split played by :data:`UNSEEN_SOUNDFONT`: timbres no model here trained on."""
+    return rendered_tracks(cfg, UNSEEN_SOUNDFONT, "test", limit, progress=False)
 
 
 def tracks_key(tracks_: list[musdb.Track]) -> str:
@@ -338,6 +477,125 @@ def separator(
     return model, payload["history"], art.path
 
 
+def stemnet_artifact(preset: Preset) -> Artifact:
+    """The network learned from rendered stems (``classmask`` and ``deepclustering``): its
+    configuration, the instrument classes, the training code's version and every rendering
+    of the train split it learns from."""
+    renders = tuple(
+        rendering_artifact(preset.data, sf, "train") for sf in preset.stemnet.soundfonts
+    )
+    params = {
+        "stemnet": dataclasses.asdict(preset.stemnet),
+        "classes": list(OTHER_CLASSES),
+        "renders": [a.key for a in renders],
+        "version": stemnet.TRAINING_VERSION,
+    }
+    return Artifact("stem-trained network", "separators", params, renders)
+
+
+def stemnet_parts(preset: Preset, progress: bool = True) -> list[stemnet.Part]:
+    """Every sounding instrument part of the train split, in each of the preset's
+    soundfonts, mono at the network's rate."""
+    cfg = preset.stemnet
+    fmt = dataclasses.replace(preset.model, sample_rate=cfg.sample_rate, channels=1)
+    parts, index = [], 0
+    for soundfont in cfg.soundfonts:
+        for t in rendered_tracks(preset.data, soundfont, "train", progress=progress):
+            audio = prepare(list(t.other_parts.values()), t.rate, fmt)
+            for name, x in zip(t.other_parts, audio, strict=True):
+                if (
+                    np.max(np.abs(x)) > 1e-4
+                ):  # a part that rests through the excerpt teaches nothing
+                    parts.append(stemnet.Part(OTHER_CLASSES.index(name), x, index))
+            index += 1
+    return parts
+
+
+def stemnet_model(
+    preset: Preset, progress: bool = True
+) -> tuple[stemnet.StemNet, list[dict], Path]:
+    """The network learned from the rendered stems, its history (losses every 50 steps) and
+    folder: trained the first time (resuming an interrupted run), reused afterwards."""
+    art = stemnet_artifact(preset)
+    path = art.path / "stemnet.pt"
+    if not path.is_file() and not art.restore():
+        t0 = time.perf_counter()
+        stemnet.train(preset.stemnet, stemnet_parts(preset, progress), art.path, progress=progress)
+        art.made(time.perf_counter() - t0)
+    net, payload = stemnet.load(path, pick_device())
+    return net, payload["history"], art.path
+
+
+#: Supervised NMF's templates per instrument class (``supervisednmf``).
+DICTIONARY_ATOMS = 48
+DICTIONARY_VERSION = 1
+
+
+def dictionaries_artifact(preset: Preset) -> Artifact:
+    """Supervised NMF's class dictionaries, learned from the same parts as the network."""
+    renders = stemnet_artifact(preset).inputs
+    params = {
+        "atoms": DICTIONARY_ATOMS,
+        "stft": [nmf.DICT_RATE, nmf.DICT_N_FFT, nmf.DICT_HOP],
+        "classes": list(OTHER_CLASSES),
+        "renders": [a.key for a in renders],
+        "version": DICTIONARY_VERSION,
+    }
+    return Artifact("class dictionaries", "separators", params, renders)
+
+
+def dictionaries(
+    preset: Preset, progress: bool = True
+) -> tuple[nmf.ClassDictionaries, list[dict], Path]:
+    """Supervised NMF's class dictionaries (learned the first time), no history, folder."""
+    art = dictionaries_artifact(preset)
+    path = art.path / "dictionaries.npz"
+    if not path.is_file() and not art.restore():
+        t0 = time.perf_counter()
+        fmt = dataclasses.replace(preset.model, sample_rate=nmf.DICT_RATE, channels=1)
+        parts = [
+            (p.cls, prepare([p.audio], preset.stemnet.sample_rate, fmt)[0])
+            for p in stemnet_parts(preset, progress)
+        ]
+        d = nmf.learn_dictionaries(parts, OTHER_CLASSES, DICTIONARY_ATOMS, preset.stemnet.seed)
+        arrays = {"templates": d.templates, "owner": d.owner, "classes": np.array(d.classes)}
+        atomic_write(path, lambda tmp: np.savez(open(tmp, "wb"), **arrays))
+        art.made(time.perf_counter() - t0)
+    with np.load(path) as z:
+        d = nmf.ClassDictionaries(z["templates"], z["owner"], tuple(str(c) for c in z["classes"]))
+    return d, [], art.path
+
+
+def shippable(preset: Preset) -> list[tuple[Artifact, list[str], str]]:
+    """The artifacts of ``preset`` that are trained once and shipped (``latentsep ship``):
+    each with the files a user needs and the command that makes it."""
+    train = f"latentsep train-separator --preset {preset.name}"
+    return [
+        (stemnet_artifact(preset), ["stemnet.pt", "history.json"], train),
+        (dictionaries_artifact(preset), ["dictionaries.npz"], train),
+    ]
+
+
+def network_artifact(preset: Preset, method: str) -> Artifact:
+    """The trained network (or dictionaries) a learned method runs."""
+    kind = get_method(method).network
+    if kind == "stemnet":
+        return stemnet_artifact(preset)
+    if kind == "nmfdict":
+        return dictionaries_artifact(preset)
+    return separator_artifact(preset, kind)
+
+
+def network(preset: Preset, method: str, progress: bool = True):
+    """``(network, history, folder)`` of a learned method: trained the first time."""
+    kind = get_method(method).network
+    if kind == "stemnet":
+        return stemnet_model(preset, progress)
+    if kind == "nmfdict":
+        return dictionaries(preset, progress)
+    return separator(preset, kind, progress)
+
+
 # --- evaluation tables ------------------------------------------------------------------------
 
 
@@ -351,6 +609,7 @@ class TestSet:
     order: list[str]  # methods, references first
     separators: dict[str, MaskSeparator]  # the learned methods' networks, by method name
     separator_keys: dict[str, str] = dataclasses.field(default_factory=dict)  # their artifacts
+    soundfont: str = synth.DEFAULT_SOUNDFONT  # what played the test split
 
 
 def evaluation_artifact(
@@ -359,6 +618,7 @@ def evaluation_artifact(
     methods: list[str],
     seed: int,
     separator_keys: dict[str, str] | None = None,
+    soundfont: str = synth.DEFAULT_SOUNDFONT,
 ) -> Artifact:
     """The scores and runs tables of ``methods`` on the test tracks ``tracks_``, with the
     autoencoder ``model_key`` and the learned methods' trained separators (method name ->
@@ -366,6 +626,8 @@ def evaluation_artifact(
     params = [scoring.EVALUATION_VERSION, model_key, tracks_, methods, seed]
     if separator_keys:
         params.append(separator_keys)
+    if soundfont != synth.DEFAULT_SOUNDFONT:  # the same track names, other audio
+        params.append({"soundfont": soundfont})
     return Artifact("evaluation", "evaluations", params)
 
 
@@ -377,10 +639,12 @@ def evaluate_test_set(
     nmf_ceiling: bool = False,
     seed: int = 0,
     progress: bool = True,
+    soundfont: str = synth.DEFAULT_SOUNDFONT,
 ) -> TestSet:
     """The chapters' evaluation: ``methods`` and the references on the embedded test set
     with the autoencoder of ``base`` + ``model_variant``, cached (so the results chapter
-    reuses what chapters 04 and 06 computed, and vice versa).
+    reuses what chapters 04 and 06 computed, and vice versa). ``soundfont`` scores the same
+    test pieces played by another soundfont (:data:`UNSEEN_SOUNDFONT`: unseen timbres).
 
     Args:
         base: the preset.
@@ -389,31 +653,59 @@ def evaluate_test_set(
         n_tracks: the first ``n_tracks`` test tracks (0: all).
         nmf_ceiling: add NMF with oracle grouping to the references.
         seed: for every method's random choices.
+        soundfont: the soundfont that plays the test split.
 
     Returns:
         A :class:`TestSet`: the cases, the model, its folder, the ``scores`` table (one row
         per track × method × true source, SI-SDR/SDR... in dB) and the ``runs`` table (one
         row per track × method).
     """
-    test_tracks = tracks(base.data, "test", limit=n_tracks or None)
+    test_tracks = rendered_tracks(base.data, soundfont, "test", n_tracks or None, progress)
     model, _, model_dir = autoencoders(base, {"model": model_variant or {}}, progress=progress)[
         "model"
     ]
     test_cases = scoring.cases(test_tracks, model.cfg)
     names = [*scoring.REFERENCES, *([scoring.NMF_CEILING] if nmf_ceiling else []), *methods]
     learned = [n for n in names if get_method(n).learned]
-    separators = {n: separator(base, n, progress)[0] for n in learned}
-    separator_keys = {n: separator_artifact(base, n).key for n in learned}
+    separators = {n: network(base, n, progress)[0] for n in learned}
+    separator_keys = {n: network_artifact(base, n).key for n in learned}
     methods_ = scoring.methods_for(names, model, seed=seed, separators=separators)
     art = evaluation_artifact(
-        model_dir.name, [c.track for c in test_cases], names, seed, separator_keys
+        model_dir.name, [c.track for c in test_cases], names, seed, separator_keys, soundfont
     )
     t0 = time.perf_counter()
     fresh = not (art.path / "runs.csv").is_file()
     scores, runs = scoring.evaluate(test_cases, methods_, art.path, progress=progress)
     if fresh:
         art.made(time.perf_counter() - t0)
-    return TestSet(test_cases, model, model_dir, scores, runs, names, separators, separator_keys)
+    return TestSet(
+        test_cases, model, model_dir, scores, runs, names, separators, separator_keys, soundfont
+    )
+
+
+def evaluate_multitrack(
+    preset: Preset,
+    cases_: list[scoring.Case],
+    names: list[str],
+    count: bool = True,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """``names`` (registered methods, references included) on cases of any multitrack set,
+    with the preset's autoencoder and trained networks where a method needs them (trained
+    or taken from the shipped ones first). Returns the scores and runs tables with the true
+    count given, and (``count``) the runs with the count estimated."""
+    specs = [get_method(n) for n in names]
+    model = trained_model(preset, progress) if any(s.needs_model for s in specs) else None
+    nets = {s.name: network(preset, s.name, progress)[0] for s in specs if s.learned}
+    methods = scoring.methods_for(names, model, seed=seed, separators=nets)
+    scores, runs = scoring.evaluate(cases_, methods, bss=False, progress=progress)
+    counted = None
+    if count:
+        blind = [s.name for s in specs if not s.needs_references and "reference" not in s.tags]
+        estimate = scoring.methods_for(blind, model, oracle_count=False, seed=seed, separators=nets)
+        counted = scoring.evaluate(cases_, estimate, bss=False, progress=progress)[1]
+    return scores, runs, counted
 
 
 def _measured(test_set: TestSet, name: str, params: dict, compute) -> pd.DataFrame:
@@ -429,6 +721,7 @@ def _measured(test_set: TestSet, name: str, params: dict, compute) -> pd.DataFra
             [c.track for c in test_set.cases],
             test_set.separator_keys,
             params,
+            *([test_set.soundfont] if test_set.soundfont != synth.DEFAULT_SOUNDFONT else []),
         ],
     )
     path = art.path / f"{name}.csv"

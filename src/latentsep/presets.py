@@ -180,6 +180,41 @@ class SeparatorConfig:
 
 
 @dataclass(frozen=True)
+class StemNetConfig:
+    """A network learned from the rendered stems (:mod:`latentsep.models.stemnet`): dilated
+    convolutions over the log spectrogram with two heads (chimera++), one mask per
+    instrument class (``classmask``) and an embedding per time-frequency bin
+    (``deepclustering``). Trained on mixtures made on the fly from the train split's isolated
+    instrument parts, rendered with each of ``soundfonts``."""
+
+    sample_rate: int = 16000
+    n_fft: int = 1024
+    hop: int = 256
+    width: int = 256
+    blocks: int = 6  # dilations 1, 2, 4, ... frames
+    embedding: int = 10  # deep clustering's dimension per bin
+    segment_seconds: float = 2.0  # about the receptive field (127 frames)
+    batch_size: int = 8
+    steps: int = 4000
+    lr: float = 1e-3  # cosine-decayed to 5 % over the steps
+    dc_weight: float = 1.0  # the deep-clustering loss beside the masks' L1
+    natural_share: float = 0.5  # mixtures that are one train track's own parts (else random)
+    # the train split as rendered by each (FluidR3_GM is kept unseen: the test of timbres)
+    soundfonts: tuple[str, ...] = ("TimGM6mb", "MuseScore_General_Lite")
+    seed: int = 0
+
+    def validate(self) -> None:
+        _check(8000 <= self.sample_rate <= 96000, "stemnet.sample_rate within 8–96 kHz")
+        _check(0 < self.hop <= self.n_fft, "stemnet: need 0 < hop <= n_fft")
+        _check(self.width > 0 and self.blocks > 0, "stemnet: width and blocks > 0")
+        _check(self.embedding >= 2, "stemnet.embedding must be >= 2")
+        _check(self.steps >= 1 and self.batch_size >= 1, "stemnet: steps, batch_size >= 1")
+        _check(0.0 <= self.natural_share <= 1.0, "stemnet.natural_share must be in [0, 1]")
+        _check(len(self.soundfonts) >= 1, "stemnet.soundfonts: name at least one")
+        _check(self.segment_seconds * self.sample_rate >= self.n_fft, "stemnet: segment too short")
+
+
+@dataclass(frozen=True)
 class Preset:
     name: str
     description: str
@@ -188,9 +223,11 @@ class Preset:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     separator: SeparatorConfig = field(default_factory=SeparatorConfig)
+    stemnet: StemNetConfig = field(default_factory=StemNetConfig)
 
     def validate(self) -> Preset:
-        for section in (self.data, self.unmix, self.model, self.train, self.separator):
+        sections = (self.data, self.unmix, self.model, self.train, self.separator, self.stemnet)
+        for section in sections:
             section.validate()
         return self
 
@@ -250,6 +287,17 @@ PRESETS: dict[str, Preset] = {
             steps=4,
             batch_size=2,
             segment_seconds=1.0,
+        ),
+        stemnet=StemNetConfig(
+            n_fft=512,
+            hop=128,
+            width=16,
+            blocks=2,
+            embedding=4,
+            segment_seconds=1.0,
+            batch_size=2,
+            steps=6,
+            soundfonts=("TimGM6mb",),  # no extra install for the tests
         ),
     ),
     "cpu": Preset(

@@ -5,7 +5,8 @@ The text notebooks in ``notebooks/`` (MyST markdown) are the source of truth. Ex
 it builds offline, and incrementally) renders them without executing again.
 
 A chapter is executed only when its inputs changed. Its key (:func:`chapter_key`) hashes
-the chapter's text, every ``.py`` file of the package, the preset's resolved parameters,
+the chapter's text, the code of the package's modules that the chapter imports (directly or
+through other modules: :func:`chapter_code`), the preset's resolved parameters,
 the papermill parameters, the pinned environment (``requirements/lock.txt``) and any files
 the chapter declares in its front matter (``latentsep: {inputs: [globs]}``, e.g. the
 benchmark results the Performance page reads). The key is stored in the executed
@@ -28,6 +29,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -36,7 +38,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from latentsep.paths import code_digest, data_dir, param_key, repo_root
+from latentsep.paths import (
+    code_digest,
+    data_dir,
+    imported_names,
+    module_closure,
+    param_key,
+    repo_root,
+)
 from latentsep.presets import get_preset
 
 
@@ -305,13 +314,37 @@ def declared_inputs(source: Path) -> dict[str, str]:
     return found
 
 
+def chapter_imports(source: Path) -> set[str] | None:
+    """The ``latentsep`` modules a chapter's code cells import (None when a cell is not
+    plain Python, so nothing can be ruled out)."""
+    import jupytext
+
+    names: set[str] = set()
+    for cell in jupytext.read(source).cells:
+        if cell.cell_type != "code":
+            continue
+        code = re.sub(r"^(\s*)[!%].*$", r"\1pass", cell.source, flags=re.M)  # shell, magics
+        try:
+            names |= imported_names(ast.parse(code))
+        except SyntaxError:
+            return None
+    return names
+
+
+def chapter_code(source: Path) -> str:
+    """A hash of the package's code that a chapter runs: every module its code cells import,
+    and every module those import, transitively (an edit elsewhere re-executes nothing)."""
+    names = chapter_imports(source)
+    return code_digest() if names is None else code_digest(files=module_closure(names))
+
+
 def chapter_key(source: Path, parameters: dict[str, Any], code: str | None = None) -> str:
-    """The key of one chapter's execution: its text, the package's code (``code``, default
-    :func:`code_digest`), the preset's resolved parameters, the papermill ``parameters``,
+    """The key of one chapter's execution: its text, the code it runs (``code``, default
+    :func:`chapter_code`), the preset's resolved parameters, the papermill ``parameters``,
     the pinned environment and the chapter's declared input files."""
     parts: dict[str, Any] = {
         "text": _sha256(source),
-        "code": code or code_digest(),
+        "code": code or chapter_code(source),
         "parameters": parameters,
         "inputs": declared_inputs(source),
     }
@@ -423,6 +456,10 @@ def write_timings(sources: list[Path], out_dir: Path, this_build: dict[str, dict
     return path
 
 
+#: The chapters that take the ``real_stems`` parameter.
+REAL_STEMS_CHAPTERS = ("05_results",)
+
+
 def build(
     preset: str = "cpu",
     chapters: Iterable[str] | None = None,
@@ -432,6 +469,7 @@ def build(
     force: bool = False,
     parameters: dict[str, Any] | None = None,
     notebooks: Path | None = None,
+    real_stems: str | None = None,
 ) -> Path:
     """Execute every chapter with ``preset`` and build the HTML book in ``book/_build/html``
     (or in ``book_dir``, a copy of ``book/``: the tests build the smoke book there).
@@ -441,8 +479,13 @@ def build(
     ``preset``; ``notebooks`` is the folder of text notebooks (default: the checkout's).
     Each cell may run ``cell_timeout_s`` seconds (default: :func:`cell_timeout`); a chapter
     that does not finish raises :class:`ChapterError` naming it and the cell. Per-chapter
-    times land in ``chapters/timings.json``."""
+    times land in ``chapters/timings.json``. ``real_stems`` (a folder of real multitrack
+    stems) goes to the results chapter alone, which scores every method on them too."""
     get_preset(preset)  # fail early on a bad name, before any notebook runs
+    if real_stems:  # a bad folder fails here, in one line, not in the middle of chapter 05
+        from latentsep.evaluation import multitrack
+
+        multitrack.read_folder(real_stems)
     limit = cell_timeout(preset, cell_timeout_s)
     started = time.perf_counter()
     root = _checkout()
@@ -455,21 +498,24 @@ def build(
     wanted = set(chapters) if chapters else None
     sources = chapter_sources(notebooks or root / "notebooks")
     params = {"preset": preset, **(parameters or {})}
-    code = code_digest()
     done: dict[str, dict] = {}
     # the kernels find the same data folder as this process; restored afterwards
     with environment("LATENTSEP_DATA", str(data_dir()), keep=True):
         for source in sources:
             if wanted and source.stem not in wanted:
                 continue
+            extra = (
+                {"real_stems": str(real_stems)}
+                if real_stems and source.stem in REAL_STEMS_CHAPTERS
+                else {}
+            )
             done[source.stem] = run_chapter(
                 source,
                 out_dir / f"{source.stem}.ipynb",
-                params,
+                {**params, **extra},
                 force=force,
                 timeout=limit,
                 progress=True,
-                code=code,
                 verbose=True,
             )
     timings = write_timings(sources, out_dir, done)

@@ -219,14 +219,44 @@ def listen(
     display(HTML(listen_html(signals, rate, title=title, max_hz=max_hz)))
 
 
+#: What a table says where a measure is infinite: an estimate that is silence (SI-SDR −∞).
+SILENT_NOTE = (
+    "not reported (silent): the method's estimate of most of these instruments is silence, "
+    "whose SI-SDR is −∞; the median of such scores is not a number."
+)
+
+
+class NotedTable:
+    """A table with a footnote under it, shown as one output (HTML and text)."""
+
+    def __init__(self, frame, note: str):
+        self.frame, self.note = frame, note
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return self.frame.to_html() + f"<p><small><em>{html.escape(self.note)}</em></small></p>"
+
+    def __repr__(self) -> str:
+        return f"{self.frame!r}\n{self.note}"
+
+
 def table(frame, digits: int | None = None, missing: str = "not reported"):
     """A table for the reader: rounded to ``digits``, with ``missing`` (not NaN) where
-    there is no value. Only the columns with a gap become text, so the others keep their
-    number format."""
+    there is no value and "not reported (silent)" where it is infinite (with
+    :data:`SILENT_NOTE` under the table). Only the columns with a gap become text, so the
+    others keep their number format."""
+    import numpy as np
+
     # float32 rounds to values like -28.799999 on the page: round in float64
     wide = {c: "float64" for c, kind in frame.dtypes.items() if kind == "float32"}
     out = frame.astype(wide) if wide else frame.copy()
     out = out.round(digits) if digits is not None else out
+    numeric = out.select_dtypes("number")
+    infinite = numeric.columns[np.isinf(numeric.to_numpy()).any(axis=0)]
+    for column in infinite:
+        values = out[column]
+        out[column] = values.astype(object).where(~np.isinf(values), "not reported (silent)")
     for column in out.columns[out.isna().any()]:
         out[column] = out[column].astype(object).where(out[column].notna(), missing)
-    return out
+    return NotedTable(out, SILENT_NOTE) if len(infinite) else out

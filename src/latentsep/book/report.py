@@ -64,3 +64,53 @@ def headline(medians, unsupervised, supervised, study: str = "kmeans") -> tuple[
             f"{medians['mixit']:+.1f} dB; trained with them (its supervised twin): {twin}."
         )
     return lead, text
+
+
+#: A listening example's every true instrument is at most this far below its loudest one.
+AUDIBLE_DB = -20.0
+
+
+def listening_example(scores, cases, method: str):
+    """The case to listen to, chosen by rule rather than by hand: among the tracks whose
+    every true instrument is audible (within :data:`AUDIBLE_DB` of the loudest), the one
+    whose median SI-SDRi with ``method`` is the median of those tracks — a typical result,
+    neither the best nor the worst. Returns the case and one sentence saying so."""
+    import numpy as np
+
+    def audible(case) -> bool:
+        energy = [float(np.mean(np.square(x, dtype=np.float64))) for x in case.references.values()]
+        return min(energy) >= max(energy) * 10 ** (AUDIBLE_DB / 10)
+
+    pool = [c for c in cases if audible(c)] or list(cases)
+    per_track = scores[scores["method"] == method].groupby("track")["SI-SDRi (dB)"].median()
+    ranked = sorted(pool, key=lambda c: per_track.get(c.track, -np.inf))
+    case = ranked[(len(ranked) - 1) // 2]
+    why = (
+        f"*The example is chosen by rule: of the {len(pool)} test tracks whose every instrument "
+        f"is audible (within {-AUDIBLE_DB:g} dB of the loudest), the one where {method} scores "
+        f"the median of those tracks ({per_track.get(case.track, float('nan')):+.1f} dB).*"
+    )
+    return case, why
+
+
+def best_on_unseen_timbres(preset, methods, seed: int = 0):
+    """``(method, median SI-SDRi)`` of the best method without stems on the test pieces
+    played by the unseen soundfont, or None when that soundfont is not installed."""
+    from latentsep import pipeline
+    from latentsep.data import synth
+    from latentsep.evaluation import scoring
+
+    if not synth.soundfont_available(pipeline.UNSEEN_SOUNDFONT):
+        return None
+    test = pipeline.evaluate_test_set(
+        preset,
+        list(methods),
+        nmf_ceiling=True,
+        seed=seed,
+        progress=False,
+        soundfont=pipeline.UNSEEN_SOUNDFONT,
+    )
+    med = scoring.median_by_method(test.scores)
+    blind = [m for m in methods if m in scoring.WITHOUT_STEMS]
+    lead = med[blind].idxmax()
+    return lead, float(med[lead])

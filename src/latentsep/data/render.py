@@ -224,8 +224,15 @@ def drum_pattern(piece: corpus.Piece, rng: np.random.Generator) -> list[corpus.N
     return notes
 
 
-def render_track(spec: TrackSpec, piece: corpus.Piece, cfg: DataConfig) -> dict[str, np.ndarray]:
-    """All stems of one track as ``(2, samples)`` float32; the mixture is their exact sum."""
+def render_track(
+    spec: TrackSpec,
+    piece: corpus.Piece,
+    cfg: DataConfig,
+    soundfont: str = synth.DEFAULT_SOUNDFONT,
+) -> dict[str, np.ndarray]:
+    """All stems of one track as ``(2, samples)`` float32; the mixture is their exact sum.
+    ``soundfont`` (:data:`~latentsep.data.synth.SOUNDFONTS`) plays the same notes with
+    other instrument samples."""
     sr = cfg.sample_rate
     n = int(round(cfg.excerpt_seconds * sr))
     spq = 60.0 / spec.tempo_bpm
@@ -250,7 +257,13 @@ def render_track(spec: TrackSpec, piece: corpus.Piece, cfg: DataConfig) -> dict[
         ]
         events = synth.note_events(looped, spq, offset_quarters=spec.start_quarter)
         x = synth.render(
-            events, n, sr, stem.program, drums=stem.source == "drum pattern", preroll=1.0
+            events,
+            n,
+            sr,
+            stem.program,
+            drums=stem.source == "drum pattern",
+            preroll=1.0,
+            soundfont=soundfont,
         )
         audio[stem.name] = _place(x, stem.gain_db, stem.pan)
     # all stems are scaled alike so the loudest mixture stays below PEAK; sums stay exact
@@ -309,9 +322,13 @@ def build(
     force: bool = False,
     verify: bool = False,
     progress: bool = True,
+    soundfont: str = synth.DEFAULT_SOUNDFONT,
+    subsets: tuple[str, ...] = ("train", "test"),
 ) -> Path:
     """Render the dataset into ``root``, its manifest stamped with ``key`` (the pipeline
-    declares both: :func:`latentsep.pipeline.dataset`).
+    declares both: :func:`latentsep.pipeline.dataset`). Another ``soundfont`` renders the
+    same tracks (pieces, parts, programs, gains) with other samples; ``subsets`` limits the
+    build to some splits.
 
     Reuses an existing build whose manifest has this key and whose files match (sizes;
     checksums too with ``verify``).
@@ -319,11 +336,12 @@ def build(
     root = Path(root)
     if not force and _manifest_ok(root, key, verify):
         return root
-    tracks = plan(cfg)
+    synth.soundfont_path(soundfont)  # a missing soundfont fails before the minutes of planning
+    tracks = [(s, p) for s, p in plan(cfg) if s.subset in subsets]
     tmp = root.with_name(f"{root.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        files = _render_all(tracks, cfg, tmp, progress)
+        files = _render_all(tracks, cfg, tmp, progress, soundfont)
     except BaseException:  # an interrupted build leaves nothing behind
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -331,7 +349,7 @@ def build(
         "key": key,
         "generator": GENERATOR_VERSION,
         "params": dataclasses.asdict(cfg),
-        "soundfont": synth.soundfont_path().name,
+        "soundfont": synth.soundfont_path(soundfont).name,
         "tracks": [{"subset": s.subset, "name": s.name, "piece": s.piece_id} for s, _ in tracks],
         "files": {
             rel: {"bytes": p.stat().st_size, "sha256": _sha256(p)}
@@ -348,11 +366,13 @@ def build(
     return root
 
 
-def _render_all(tracks, cfg: DataConfig, tmp: Path, progress: bool) -> dict[str, Path]:
+def _render_all(
+    tracks, cfg: DataConfig, tmp: Path, progress: bool, soundfont: str
+) -> dict[str, Path]:
     files = {}
-    for spec, piece in tqdm(tracks, desc="rendering tracks", disable=not progress):
+    for spec, piece in tqdm(tracks, desc=f"rendering tracks ({soundfont})", disable=not progress):
         folder = tmp / spec.subset / spec.name
-        for name, x in render_track(spec, piece, cfg).items():
+        for name, x in render_track(spec, piece, cfg, soundfont).items():
             path = save_audio(folder / f"{name}.wav", x, cfg.sample_rate)
             files[str(path.relative_to(tmp))] = path
         meta = {

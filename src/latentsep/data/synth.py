@@ -1,4 +1,5 @@
-"""Render note lists to audio with the General MIDI soundfont that pretty_midi ships.
+"""Render note lists to audio with a General MIDI soundfont (by default the one pretty_midi
+ships).
 
 Rendering uses tinysoundfont (hundreds of times real time). Each stem is rendered alone, so
 its audio is that instrument's ground truth.
@@ -38,22 +39,68 @@ class Event:
     velocity: int  # 0 = note off
 
 
-def soundfont_path() -> Path:
-    """pretty_midi's General MIDI soundfont (TimGM6mb.sf2)."""
-    import pretty_midi
+#: The General MIDI soundfonts the renderer knows: name -> (file, where it comes from). The
+#: embedded dataset uses pretty_midi's TimGM6mb; the others are Debian packages that the
+#: set-up installs (as root on Debian/Ubuntu) for the unseen-timbre test set and the
+#: separators' training renders.
+SOUNDFONTS: dict[str, tuple[str, str]] = {
+    "TimGM6mb": ("TimGM6mb.sf2", "pretty_midi (installed with latentsep)"),
+    "FluidR3_GM": ("FluidR3_GM.sf2", "Debian/Ubuntu: apt-get install fluid-soundfont-gm"),
+    "MuseScore_General_Lite": (
+        "MuseScore_General_Lite.sf3",
+        "Debian/Ubuntu: apt-get install musescore-general-soundfont-small",
+    ),
+}
+DEFAULT_SOUNDFONT = "TimGM6mb"
+#: Where installed soundfonts are looked for, after ``$LATENTSEP_SOUNDFONTS`` (a folder).
+SOUNDFONT_DIRS = ("/usr/share/sounds/sf2", "/usr/share/sounds/sf3", "/usr/share/soundfonts")
 
-    path = Path(pretty_midi.__file__).with_name("TimGM6mb.sf2")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: pretty_midi's soundfont is missing")
-    return path
+
+class SoundfontError(FileNotFoundError):
+    """A soundfont that is not installed; the message says how to install it."""
 
 
-@lru_cache(maxsize=1)
-def _soundfont_bytes() -> bytes:
-    return soundfont_path().read_bytes()
+def soundfont_path(name: str = DEFAULT_SOUNDFONT) -> Path:
+    """The file of soundfont ``name`` (:data:`SOUNDFONTS`)."""
+    import os
+
+    if name not in SOUNDFONTS:
+        raise ValueError(f"unknown soundfont {name!r}; choose one of {tuple(SOUNDFONTS)}")
+    file, origin = SOUNDFONTS[name]
+    if name == DEFAULT_SOUNDFONT:
+        import pretty_midi
+
+        path = Path(pretty_midi.__file__).with_name(file)
+        if not path.is_file():
+            raise SoundfontError(f"{path}: pretty_midi's soundfont is missing")
+        return path
+    dirs = [os.environ["LATENTSEP_SOUNDFONTS"]] if os.environ.get("LATENTSEP_SOUNDFONTS") else []
+    for folder in [*dirs, *SOUNDFONT_DIRS]:
+        if (Path(folder) / file).is_file():
+            return Path(folder) / file
+    raise SoundfontError(
+        f"soundfont {name} ({file}) is not installed: {origin}, or put {file} in a folder "
+        "named by $LATENTSEP_SOUNDFONTS"
+    )
 
 
-def _synth(sample_rate: int):
+def soundfont_available(name: str) -> bool:
+    try:
+        soundfont_path(name)
+    except SoundfontError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=2)
+def _soundfont_bytes(name: str) -> bytes:
+    return soundfont_path(name).read_bytes()
+
+
+@lru_cache(maxsize=2)
+def _synth(sample_rate: int, soundfont: str = DEFAULT_SOUNDFONT):
+    """One synthesiser per rate and soundfont, reused: loading a compressed (sf3) soundfont
+    decodes every sample (seconds). :func:`render` silences it before each use."""
     try:
         import tinysoundfont
     except ImportError as err:  # pragma: no cover - set-up problem
@@ -63,7 +110,7 @@ def _synth(sample_rate: int):
             "for live playback)"
         ) from err
     synth = tinysoundfont.Synth(samplerate=sample_rate)
-    sfid = synth.sfload(_soundfont_bytes())
+    sfid = synth.sfload(_soundfont_bytes(soundfont))
     return synth, sfid
 
 
@@ -86,13 +133,15 @@ def render(
     *,
     drums: bool = False,
     preroll: float = 0.0,
+    soundfont: str = DEFAULT_SOUNDFONT,
 ) -> np.ndarray:
     """Render events (times relative to the excerpt start) to stereo ``(2, n_samples)``.
 
     Events from ``preroll`` seconds before the start are played so that notes already
     sounding at the start are heard, then that lead-in is cut off.
     """
-    synth, sfid = _synth(sample_rate)
+    synth, sfid = _synth(sample_rate, soundfont)
+    synth.sounds_off()  # nothing left sounding from the last stem rendered with it
     chan = 9 if drums else 0
     synth.program_select(chan, sfid, 128 if drums else 0, 0 if drums else program, is_drums=drums)
     lead = int(round(preroll * sample_rate))

@@ -48,6 +48,9 @@ class Method:
     learned: bool = False  # runs a trained network of its own (separate(separator=...))
     tags: frozenset[str] = frozenset()  # the book's selections: "study", "beyond", "reference"
     max_sources: int = MAX_SOURCES  # the most sources it can give
+    # a learned method's network, as the pipeline names it ("mixit", "pit", "stemnet", ...):
+    # methods that share one trained network share its name
+    network: str | None = None
 
     def limit(self, outputs: int | None = None) -> int:
         """The most sources this method gives (a learned one: its network's ``outputs``)."""
@@ -66,8 +69,10 @@ def register(
     learned: bool = False,
     tags: Sequence[str] = (),
     max_sources: int = MAX_SOURCES,
+    network: str | None = None,
 ) -> Callable[[Run], Run]:
-    """Decorator: register ``run`` as the separation method ``name``."""
+    """Decorator: register ``run`` as the separation method ``name`` (a ``learned`` one runs
+    the trained ``network``, by default a network of its own named like it)."""
 
     def add(run: Run) -> Run:
         if name in METHODS:
@@ -81,6 +86,7 @@ def register(
             learned,
             frozenset(tags),
             max_sources,
+            (network or name) if learned else None,
         )
         return run
 

@@ -19,7 +19,8 @@ import torch
 from latentsep import spectral
 from latentsep.audio import resample
 from latentsep.models.separator import MaskSeparator
-from latentsep.separation import nmf
+from latentsep.models.stemnet import StemNet
+from latentsep.separation import clustering, nmf
 from latentsep.separation.base import Estimates, register
 
 #: Outputs this far below the loudest are silent (an inference choice: not in the model's key).
@@ -27,16 +28,21 @@ FLOOR_DB = -20.0
 
 
 @torch.no_grad()
-def outputs(separator: MaskSeparator, x: np.ndarray, rate: int) -> np.ndarray:
+def outputs(separator: MaskSeparator | StemNet, x: np.ndarray, rate: int) -> np.ndarray:
     """The separator's M outputs for ``(channels, samples)`` audio at ``rate``, each
     channel separated on its own: ``(M, channels, samples)``, adding up to ``x``."""
     cfg = separator.cfg
     y = resample(x, rate, cfg.sample_rate)
     dev = next(separator.parameters()).device
     out = separator(torch.from_numpy(np.ascontiguousarray(y, np.float32)).to(dev))
-    out = out.float().cpu().numpy().transpose(1, 0, 2)  # (M, channels, samples)
-    if cfg.sample_rate != rate:
-        out = np.stack([resample(o, cfg.sample_rate, rate) for o in out])
+    return _at_rate(out.float().cpu().numpy().transpose(1, 0, 2), x, rate, cfg.sample_rate)
+
+
+def _at_rate(out: np.ndarray, x: np.ndarray, rate: int, net_rate: int) -> np.ndarray:
+    """Outputs ``(M, channels, samples)`` made at ``net_rate`` back at the input's ``rate``
+    and length, still adding up to the input ``x``."""
+    if net_rate != rate:
+        out = np.stack([resample(o, net_rate, rate) for o in out])
         out = out[..., : x.shape[-1]]
         out = np.pad(out, [(0, 0), (0, 0), (0, x.shape[-1] - out.shape[-1])])
         out += (x - out.sum(axis=0)) / len(out)  # what resampling lost, shared alike
@@ -102,3 +108,83 @@ register(
     learned=True,
     tags=("supervised",),
 )(_learned)
+
+
+# --- learned from the rendered stems (one network, two heads: models.stemnet) ---------------
+
+#: A class output this far below the loudest is not an instrument (counting).
+CLASS_FLOOR_DB = -15.0
+#: Deep clustering clusters the bins within this many dB of the loudest; quieter bins go to
+#: the nearest centre. At most this many bins are used to fit the centres.
+DC_FLOOR_DB = -40.0
+DC_FIT_BINS = 8000
+
+
+def _classmask(x, n_sources, *, rate, separator, ks=(2, 3, 4), **_) -> Estimates:
+    if separator is None:
+        raise ValueError("a learned method needs its trained separator (separator=...)")
+    return group(outputs(separator, x, rate), n_sources, CLASS_FLOOR_DB, ks)
+
+
+@torch.no_grad()
+def embeddings(net: StemNet, x: np.ndarray, rate: int) -> tuple[np.ndarray, torch.Tensor, int]:
+    """The deep-clustering embedding of every time-frequency bin of the mono mix-down,
+    ``(freqs × frames, embedding)``, the STFT of each channel at the network's rate,
+    ``(channels, freqs, frames)``, and the length in samples at that rate."""
+    y = torch.from_numpy(np.ascontiguousarray(resample(x, rate, net.cfg.sample_rate), np.float32))
+    dev = next(net.parameters()).device
+    spec = net.stft(y.to(dev))
+    _, emb = net.heads(spec.mean(dim=0, keepdim=True))
+    return emb[0].reshape(emb.shape[1], -1).T.float().cpu().numpy(), spec, y.shape[-1]
+
+
+def _deepclustering(x, n_sources, *, rate, separator, seed=0, ks=(2, 3, 4), **_) -> Estimates:
+    if separator is None:
+        raise ValueError("a learned method needs its trained separator (separator=...)")
+    from sklearn.cluster import KMeans
+
+    cfg = separator.cfg
+    v, spec, length = embeddings(separator, x, rate)
+    level = spec.abs().mean(dim=0).reshape(-1).cpu().numpy()
+    active = np.flatnonzero(level > level.max() * 10 ** (DC_FLOOR_DB / 20))
+    rng = np.random.default_rng(seed)
+    fit = v[np.sort(rng.choice(active, min(len(active), DC_FIT_BINS), replace=False))]
+    if n_sources is None:
+        n_sources = clustering.choose_k(fit, [k for k in ks if k < len(fit)], seed=seed)
+    labels = KMeans(n_sources, n_init=4, random_state=seed).fit(fit).predict(v)
+    masks = torch.from_numpy(np.stack([labels == k for k in range(n_sources)]).astype(np.float32))
+    masks = masks.reshape(n_sources, 1, *spec.shape[1:]).to(spec.device)
+    out = spectral.torch_istft(masks * spec[None], cfg.n_fft, cfg.hop, length)
+    return list(_at_rate(out.cpu().numpy(), x, rate, cfg.sample_rate)), labels
+
+
+register(
+    "classmask",
+    "a mask per instrument class, learned from rendered stems of other pieces",
+    learned=True,
+    network="stemnet",
+    tags=("stems",),
+)(_classmask)
+register(
+    "deepclustering",
+    "deep clustering of time-frequency bins, learned from rendered stems (no class names)",
+    learned=True,
+    network="stemnet",
+    tags=("stems",),
+)(_deepclustering)
+
+
+def _supervisednmf(x, n_sources, *, rate, separator, ks=(2, 3, 4), **_) -> Estimates:
+    if separator is None:
+        raise ValueError("a learned method needs its trained separator (separator=...)")
+    parts = nmf.class_parts(resample(x, rate, nmf.DICT_RATE), separator)
+    return group(_at_rate(parts, x, rate, nmf.DICT_RATE), n_sources, CLASS_FLOOR_DB, ks)
+
+
+register(
+    "supervisednmf",
+    "NMF with one dictionary per instrument class, learned from rendered stems",
+    learned=True,
+    network="nmfdict",
+    tags=("stems",),
+)(_supervisednmf)

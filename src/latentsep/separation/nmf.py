@@ -9,12 +9,15 @@ rather than to frames in which every instrument plays at once.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.fft import dct
 from sklearn.cluster import KMeans
 from sklearn.decomposition import NMF, non_negative_factorization
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 from latentsep import spectral
@@ -171,3 +174,97 @@ def oracle_grouping(
         [np.argmax([np.dot(c.ravel(), r.ravel()) for r in references]) for c in comps]
     )
     return grouped_sources(mixture, w, h, labels, len(references))
+
+
+# --- supervised NMF: a dictionary per instrument class, learned from rendered stems ---------
+
+#: Supervised NMF works at the stem-trained network's rate and resolution.
+DICT_RATE, DICT_N_FFT, DICT_HOP = 16000, 1024, 256
+#: Frames of a part this far below its loudest frame are rests, not timbre.
+DICT_FLOOR_DB = -60.0
+
+
+@dataclass
+class ClassDictionaries:
+    """KL-NMF templates learned on each instrument class's isolated parts."""
+
+    templates: np.ndarray  # (freqs, atoms), every class's atoms side by side
+    owner: np.ndarray  # (atoms,) the class index of each atom
+    classes: tuple[str, ...]
+
+    @property
+    def atoms_per_class(self) -> int:
+        return int(np.bincount(self.owner).max())
+
+
+def learn_dictionaries(
+    parts: list[tuple[int, np.ndarray]],
+    classes: tuple[str, ...],
+    atoms: int,
+    seed: int = 0,
+    max_frames: int = 4000,
+) -> ClassDictionaries:
+    """One KL-NMF dictionary of ``atoms`` templates per class, from ``(class index, mono
+    audio at DICT_RATE)`` parts: their sounding frames, at most ``max_frames`` per class
+    (evenly spaced)."""
+    templates, owner = [], []
+    for c in range(len(classes)):
+        frames = []
+        for cls, x in parts:
+            if cls != c:
+                continue
+            v = np.abs(stft(x.mean(axis=0), DICT_N_FFT, DICT_HOP))
+            level = v.sum(axis=0)
+            frames.append(v[:, level > level.max() * 10 ** (DICT_FLOOR_DB / 20)])
+        if not frames:
+            continue
+        v = np.concatenate(frames, axis=1)
+        v = v[:, :: -(-v.shape[1] // max_frames)]
+        k = min(atoms, v.shape[1])
+        model = NMF(
+            k,
+            init="nndsvda",
+            beta_loss="kullback-leibler",
+            solver="mu",
+            max_iter=200,
+            tol=1e-4,
+            random_state=seed,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            w = model.fit_transform(v)
+        templates.append(w / (w.sum(axis=0, keepdims=True) + 1e-12))
+        owner += [c] * k
+    if not templates:
+        raise ValueError("no instrument parts to learn dictionaries from")
+    return ClassDictionaries(np.concatenate(templates, axis=1), np.array(owner), tuple(classes))
+
+
+def class_parts(mixture: np.ndarray, dicts: ClassDictionaries) -> np.ndarray:
+    """The mixture ``(channels, samples)`` at :data:`DICT_RATE` shared among the classes by
+    ratio masks of each class's part of the fit (activations fitted with the templates
+    fixed): ``(classes, channels, samples)``, adding up to the mixture."""
+    spec = stft(mixture, DICT_N_FFT, DICT_HOP)
+    v = np.abs(spec).mean(axis=0)
+    with warnings.catch_warnings():  # a fixed count of updates is the method, not a failure
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        h, _, _ = non_negative_factorization(
+            v.T,
+            H=dicts.templates.T,
+            n_components=dicts.templates.shape[1],
+            init="custom",
+            update_H=False,
+            beta_loss="kullback-leibler",
+            solver="mu",
+            max_iter=200,
+            tol=1e-4,
+        )
+    h = h.T
+    models = [
+        dicts.templates[:, dicts.owner == c] @ h[dicts.owner == c]
+        for c in range(len(dicts.classes))
+    ]
+    ratios = masks.ratio_masks(models, power=1.0)
+    return np.stack(
+        [spectral.istft(spec * m, mixture.shape[-1], DICT_N_FFT, DICT_HOP) for m in ratios]
+    )

@@ -1,0 +1,213 @@
+"""Separation learned from rendered stems (issue 23): the two-headed network, its training
+(the loss falls, a run resumes exactly), the three methods it gives, other soundfonts, and
+the shipped weights (checksums, keys that the current code computes)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from latentsep import pipeline, separation
+from latentsep.data import synth
+from latentsep.models import stemnet
+from latentsep.presets import OTHER_CLASSES, get_preset
+from latentsep.separation import learned, nmf
+
+SMOKE = get_preset("smoke")
+
+
+def tone(seconds: float, rate: int, base: float, odd: bool, seed: int) -> np.ndarray:
+    """A harmonic instrument whose notes change every 0.25 s (odd harmonics: reed-like)."""
+    rng = np.random.default_rng(seed)
+    n, step = int(seconds * rate), rate // 4
+    f = np.repeat(base * 2 ** (rng.integers(0, 12, size=n // step + 1) / 12), step)[:n]
+    phase = 2 * np.pi * np.cumsum(f) / rate
+    ks = range(1, 10, 2) if odd else range(1, 10)
+    return (sum(0.05 / k * np.sin(k * phase) for k in ks))[None].astype(np.float32)
+
+
+def parts(n_tracks: int = 4, seconds: float = 3.0, rate: int = 16000) -> list[stemnet.Part]:
+    """Two classes with different timbres, in every track."""
+    return [
+        stemnet.Part(cls, tone(seconds, rate, 110 * (1 + cls), cls == 0, 10 * t + cls), t)
+        for t in range(n_tracks)
+        for cls in (0, 1)
+    ]
+
+
+def test_the_class_outputs_add_up_to_the_input():
+    net = stemnet.StemNet(SMOKE.stemnet).eval()
+    x = torch.randn(2, 8000) * 0.1
+    with torch.no_grad():
+        y = net(x)
+    assert y.shape == (2, len(OTHER_CLASSES), 8000)
+    assert torch.allclose(y.sum(1), x, atol=1e-5)
+
+
+def test_deep_clustering_loss_is_zero_for_one_hot_embeddings_of_the_truth():
+    torch.manual_seed(0)
+    mags = torch.rand(2, 3, 5, 7)
+    spec = mags.sum(1).to(torch.complex64)
+    labels = torch.nn.functional.one_hot(mags.argmax(1), 3).permute(0, 3, 1, 2).float()
+    perfect = torch.cat([labels, torch.zeros(2, 1, 5, 7)], dim=1)  # a 4-d embedding
+    assert stemnet.dc_loss(perfect, spec, mags).item() == pytest.approx(0.0, abs=1e-6)
+    wrong = torch.nn.functional.normalize(torch.ones(2, 4, 5, 7), dim=1)  # all bins alike
+    assert stemnet.dc_loss(wrong, spec, mags).item() > 0.1
+
+
+def test_a_batch_adds_up_and_holds_only_the_classes_it_plays():
+    cfg = SMOKE.stemnet
+    mix, refs = stemnet.batch(parts(), 8000, cfg, np.random.default_rng(0), len(OTHER_CLASSES))
+    assert mix.shape == (cfg.batch_size, 8000) and refs.shape == (cfg.batch_size, 9, 8000)
+    assert np.allclose(refs.sum(1), mix, atol=1e-6)
+    assert not np.any(refs[:, 2:])  # only classes 0 and 1 exist in these parts
+
+
+def test_training_lowers_the_loss():
+    cfg = get_preset("smoke", {"stemnet.width": 32, "stemnet.batch_size": 4}).stemnet
+    torch.manual_seed(0)
+    net = stemnet.StemNet(cfg)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    mix, refs = (
+        torch.from_numpy(a)
+        for a in stemnet.batch(parts(), 16000, cfg, np.random.default_rng(0), len(OTHER_CLASSES))
+    )
+    first = None
+    for _ in range(40):
+        loss = stemnet.losses(net, mix, refs)["loss"]
+        first = loss.item() if first is None else first
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.7 * first, (first, loss.item())
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    monkeypatch.setattr(stemnet, "CHECKPOINT_EVERY", 2)
+    cfg = SMOKE.stemnet
+    whole, _ = stemnet.train(cfg, parts(), tmp_path / "whole", progress=False)
+    stemnet.train(cfg, parts(), tmp_path / "cut", progress=False, max_steps=4)
+    assert (tmp_path / "cut" / "last.pt").is_file() and not (
+        tmp_path / "cut" / "stemnet.pt"
+    ).exists()
+    resumed, history = stemnet.train(cfg, parts(), tmp_path / "cut", progress=False)
+    assert history[-1]["step"] == cfg.steps and not (tmp_path / "cut" / "last.pt").exists()
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    loaded, payload = stemnet.load(tmp_path / "whole" / "stemnet.pt")
+    assert payload["classes"] == list(OTHER_CLASSES)
+    x = torch.randn(1, 8000) * 0.1
+    with torch.no_grad():  # the shipped file is half precision: close, not identical
+        assert torch.allclose(loaded(x), whole.eval()(x), atol=1e-3)
+
+
+@pytest.mark.parametrize("method", ["classmask", "deepclustering", "supervisednmf"])
+def test_the_stem_learned_methods_share_the_mixture(method: str):
+    rate = 22050
+    x = tone(2.0, rate, 220, True, 0) + tone(2.0, rate, 330, False, 1)
+    x = np.concatenate([x, 0.5 * x])  # stereo
+    if method == "supervisednmf":
+        net = nmf.learn_dictionaries([(p.cls, p.audio) for p in parts()], OTHER_CLASSES, 4)
+    else:
+        net = stemnet.StemNet(SMOKE.stemnet).eval()
+    spec = separation.get_method(method)
+    assert spec.learned and spec.network in ("stemnet", "nmfdict")
+    two = separation.separate(x, None, method, 2, rate=rate, separator=net)
+    assert len(two.sources) == 2 and two.sources[0].shape == x.shape
+    assert np.allclose(sum(two.sources), x, atol=1e-4)
+    counted = separation.separate(x, None, method, None, rate=rate, separator=net)
+    assert 2 <= counted.n_sources <= 4
+
+
+def test_supervised_nmf_puts_each_instrument_in_its_class():
+    """Dictionaries learned on two timbres: a mixture of new notes of both is shared by
+    class, each class output far closer to its own instrument than the mixture is."""
+    from latentsep.evaluation.metrics import si_sdr
+
+    dicts = nmf.learn_dictionaries([(p.cls, p.audio) for p in parts(6)], OTHER_CLASSES, 8)
+    a, b = tone(3.0, 16000, 110, True, 99), tone(3.0, 16000, 220, False, 98)
+    out = nmf.class_parts(a + b, dicts)
+    assert out.shape == (9, 1, a.shape[1])
+    assert si_sdr(a, out[0]) > si_sdr(a, a + b) + 3 and si_sdr(b, out[1]) > si_sdr(b, a + b) + 3
+
+
+def test_another_soundfont_renders_the_same_tracks_with_other_samples(data_root):
+    if not synth.soundfont_available(pipeline.UNSEEN_SOUNDFONT):
+        pytest.skip(f"{pipeline.UNSEEN_SOUNDFONT} is not installed (scripts/setup.sh adds it)")
+    base = pipeline.tracks(SMOKE.data, "test")
+    other = pipeline.rendered_tracks(SMOKE.data, pipeline.UNSEEN_SOUNDFONT, "test", progress=False)
+    assert [t.name for t in other] == [t.name for t in base]
+    for t, u in zip(base, other, strict=True):
+        assert sorted(t.other_parts) == sorted(u.other_parts)
+        assert not np.allclose(t.stems["other"], u.stems["other"])
+    keys = {
+        pipeline.dataset_artifact(SMOKE.data).key,
+        pipeline.rendering_artifact(SMOKE.data, pipeline.UNSEEN_SOUNDFONT, "test").key,
+    }
+    assert len(keys) == 2
+
+
+def test_a_missing_soundfont_says_how_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(synth, "SOUNDFONT_DIRS", (str(tmp_path),))
+    monkeypatch.delenv("LATENTSEP_SOUNDFONTS", raising=False)
+    with pytest.raises(synth.SoundfontError, match="apt-get install fluid-soundfont-gm"):
+        synth.soundfont_path("FluidR3_GM")
+
+
+# --- shipped weights --------------------------------------------------------------------------
+
+
+def test_every_shipped_file_matches_its_checksum_and_the_code_computes_its_key():
+    manifest = pipeline.shipped_manifest()
+    declared = {
+        art.shipped_name
+        for preset in ("cpu", "smoke")
+        for art, _, _ in pipeline.shippable(get_preset(preset))
+    }
+    for name, entry in manifest.items():
+        assert name in declared, f"shipped/{name} is stale: no artifact of this code has that key"
+        for file, info in entry["files"].items():
+            path = pipeline.shipped_dir() / name / file
+            assert pipeline._sha256(path) == info["sha256"], path
+        meta = json.loads((pipeline.shipped_dir() / name / pipeline.META).read_text())
+        assert meta["key"] == name.split("/")[1]
+
+
+def test_a_shipped_artifact_is_used_instead_of_training(data_root, tmp_path, monkeypatch):
+    """The smoke network shipped to a temporary shipped/ folder is restored into an empty
+    cache without training; a corrupted copy is refused; LATENTSEP_RETRAIN ignores it."""
+    monkeypatch.setattr(pipeline, "shipped_dir", lambda: tmp_path / "shipped")
+    monkeypatch.setattr(stemnet, "TRAINING_VERSION", stemnet.TRAINING_VERSION)
+    art = pipeline.stemnet_artifact(SMOKE)
+    pipeline.stemnet_model(SMOKE, progress=False)  # trained (smoke: seconds) into the cache
+    pipeline.ship(art, ["stemnet.pt", "history.json"], "test")
+    pipeline.forget(art)
+
+    def no_training(*a, **k):
+        raise AssertionError("trained although a shipped copy matches")
+
+    monkeypatch.setattr(stemnet, "train", no_training)
+    net, history, folder = pipeline.stemnet_model(SMOKE, progress=False)
+    assert folder == art.path and history and isinstance(net, stemnet.StemNet)
+
+    pipeline.forget(art)
+    monkeypatch.setenv("LATENTSEP_RETRAIN", "1")
+    with pytest.raises(AssertionError, match="trained although"):
+        pipeline.stemnet_model(SMOKE, progress=False)
+    monkeypatch.delenv("LATENTSEP_RETRAIN")
+
+    (tmp_path / "shipped" / art.shipped_name / "stemnet.pt").write_bytes(b"corrupt")
+    with pytest.raises(ValueError, match="does not match its checksum"):
+        pipeline.stemnet_model(SMOKE, progress=False)
+
+
+def test_learned_class_outputs_are_grouped_to_the_count_asked():
+    rng = np.random.default_rng(0)
+    outs = rng.standard_normal((9, 1, 4000)).astype(np.float32) * 1e-3  # silent classes
+    outs[[1, 4, 6]] *= 1000  # three sounding instruments
+    sources, _ = learned.group(outs, None, learned.CLASS_FLOOR_DB, ks=(2, 3, 4))
+    assert len(sources) == 3
+    assert np.allclose(sum(sources), outs.sum(0), atol=1e-5)
