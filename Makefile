@@ -32,8 +32,9 @@ bench: $(STAMP)
 # A papermill batch: chapter 04 over the latent type and the seed (see README).
 SWEEP_NOTEBOOK ?= 04_clustering
 SWEEP_GRID ?= --grid 'model_variant=[{}, {"model.latent": "vae"}]' --grid 'seed=[0, 1]'
+# make sweep SCHEDULER=tcp://host:8786 (or local:4): each run a task on a Dask cluster
 sweep: $(STAMP)
-	$(PY) -m latentsep sweep $(SWEEP_NOTEBOOK) --preset $(PRESET) $(SWEEP_GRID) --out sweeps/$(PRESET)
+	$(PY) -m latentsep sweep $(SWEEP_NOTEBOOK) --preset $(PRESET) $(SWEEP_GRID) --out sweeps/$(PRESET) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 colab: $(STAMP)
 	$(PY) -m latentsep colab

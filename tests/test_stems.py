@@ -13,6 +13,7 @@ import torch
 from latentsep import pipeline, separation
 from latentsep.data import synth
 from latentsep.models import stemnet
+from latentsep.paths import file_sha256
 from latentsep.presets import OTHER_CLASSES, get_preset
 from latentsep.separation import learned, nmf
 
@@ -171,7 +172,7 @@ def test_every_shipped_file_matches_its_checksum_and_the_code_computes_its_key()
         assert name in declared, f"shipped/{name} is stale: no artifact of this code has that key"
         for file, info in entry["files"].items():
             path = pipeline.shipped_dir() / name / file
-            assert pipeline._sha256(path) == info["sha256"], path
+            assert file_sha256(path) == info["sha256"], path
         meta = json.loads((pipeline.shipped_dir() / name / pipeline.META).read_text())
         assert meta["key"] == name.split("/")[1]
 

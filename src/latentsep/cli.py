@@ -340,6 +340,12 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="sweeps", help="folder for results.csv and results.png")
     p.add_argument("--jobs", type=int, default=2, help="notebooks run in parallel")
     p.add_argument("--metric", help="the recorded number to plot (default: the first)")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run each grid point as a task on a Dask cluster: tcp://host:8786, or local:N "
+        "for a LocalCluster of N workers (pip install 'latentsep[cluster]')",
+    )
     _timeout_arg(p)
 
 
@@ -363,9 +369,20 @@ def _sweep(args: argparse.Namespace, preset: Preset) -> int:
         return 2
     if args.overrides:  # --set applies to every run
         grid.setdefault("overrides", [_overrides(args.overrides)])
-    table = sweep.run(
-        source, grid, Path(args.out), args.preset, args.jobs, args.metric, args.cell_timeout
-    )
+    try:
+        table = sweep.run(
+            source,
+            grid,
+            Path(args.out),
+            args.preset,
+            args.jobs,
+            args.metric,
+            args.cell_timeout,
+            scheduler=args.scheduler,
+        )
+    except sweep.SweepError as err:
+        print(f"latentsep: {err}", file=sys.stderr)
+        return 2
     print(table.to_string(index=False))
     failed = int((table["status"] != "ok").sum())
     print(f"{len(table) - failed} runs ok, {failed} failed; {Path(args.out) / 'results.csv'}")

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import platform
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 import torch
+
+from latentsep.paths import cpu_model
 
 REPORTED_PACKAGES = (
     "latentsep",
@@ -40,5 +43,18 @@ def environment() -> dict[str, str]:
             info[name] = "not installed"
     info["CPU cores"] = str(os.cpu_count())
     info["torch threads"] = str(torch.get_num_threads())
+    info["GPU"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    return info
+
+
+def machine() -> dict[str, Any]:
+    """The machine a number was measured on: CPU model and cores, platform, torch's threads
+    and the GPU (cheap: no probing beyond /proc/cpuinfo)."""
+    info: dict[str, Any] = {
+        "CPU": cpu_model(),
+        "CPU cores": os.cpu_count(),
+        "platform": platform.platform(),
+    }
+    info["torch threads"] = torch.get_num_threads()
     info["GPU"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     return info

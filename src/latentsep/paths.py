@@ -129,6 +129,27 @@ def data_dir() -> Path:
     return (root / "data") if root is not None else Path.cwd() / "data"
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name (``/proc/cpuinfo``), for the records of where a number or an
+    artifact was made; None where it cannot be read."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in blocks (a dataset's WAVs, a shipped model)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def param_key(params: Any, length: int = 10) -> str:
     """A short stable hash of JSON-able parameters, used to key cached artifacts."""
     blob = json.dumps(params, sort_keys=True, default=str).encode()

@@ -27,10 +27,8 @@ here otherwise; ``LATENTSEP_RETRAIN=1`` (``make book RETRAIN=1``) ignores them a
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
-import platform
 import shutil
 import time
 from dataclasses import dataclass
@@ -43,12 +41,19 @@ import pandas as pd
 
 from latentsep.audio import load_audio, prepare
 from latentsep.data import musdb, render, synth
-from latentsep.device import pick_device
+from latentsep.device import machine, pick_device
 from latentsep.evaluation import scoring
 from latentsep.models import mixit, openunmix, stemnet, training
 from latentsep.models.autoencoder import Autoencoder
 from latentsep.models.separator import MaskSeparator
-from latentsep.paths import atomic_write, code_digest, data_dir, param_key, repo_root
+from latentsep.paths import (
+    atomic_write,
+    code_digest,
+    data_dir,
+    file_sha256,
+    param_key,
+    repo_root,
+)
 from latentsep.presets import OTHER_CLASSES, DataConfig, Preset, UnmixConfig, with_overrides
 from latentsep.separation import get_method, nmf
 
@@ -101,7 +106,7 @@ class Artifact:
             return False
         source = shipped_dir() / self.shipped_name
         for file, info in entry["files"].items():
-            if _sha256(source / file) != info["sha256"]:
+            if file_sha256(source / file) != info["sha256"]:
                 raise ValueError(
                     f"{source / file}: does not match its checksum in shipped/{SHIPPED}; "
                     "restore it (git checkout shipped/) or retrain (LATENTSEP_RETRAIN=1)"
@@ -136,14 +141,6 @@ def retraining() -> bool:
     return os.environ.get("LATENTSEP_RETRAIN", "") not in ("", "0")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def ship(art: Artifact, files: list[str], command: str) -> Path:
     """Commit-ready copy of a made artifact under ``shipped/``: ``files`` (and its
     ``artifact.json``), their checksums and the machine, time and ``command`` that made
@@ -160,13 +157,13 @@ def ship(art: Artifact, files: list[str], command: str) -> Path:
     manifest[art.shipped_name] = {
         "name": art.name,
         "files": {
-            f: {"sha256": _sha256(target / f), "bytes": (target / f).stat().st_size} for f in files
+            f: {"sha256": file_sha256(target / f), "bytes": (target / f).stat().st_size}
+            for f in files
         },
         "made": {
             "command": command,
             "seconds": art.seconds(),
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor()}",
-            "torch threads": __import__("torch").get_num_threads(),
+            "machine": machine(),
             "date": time.strftime("%Y-%m-%d"),
         },
     }
@@ -176,8 +173,6 @@ def ship(art: Artifact, files: list[str], command: str) -> Path:
 
 def forget(art: Artifact) -> None:
     """Remove a cached artifact (a retrain from nothing makes it again)."""
-    import shutil
-
     if art.path.exists():
         old = art.path.with_name(f"{art.key}.old-{time.monotonic_ns()}")
         art.path.rename(old)  # a reader never sees half a folder
@@ -494,13 +489,13 @@ def stemnet_artifact(preset: Preset) -> Artifact:
 
 
 def stemnet_parts(preset: Preset, progress: bool = True) -> list[stemnet.Part]:
-    """Every sounding instrument part of the train split, in each of the preset's
-    soundfonts, mono at the network's rate."""
+    """Every sounding instrument part of the train split but the held-out pieces, in each
+    of the preset's soundfonts, mono at the network's rate."""
     cfg = preset.stemnet
     fmt = dataclasses.replace(preset.model, sample_rate=cfg.sample_rate, channels=1)
     parts, index = [], 0
     for soundfont in cfg.soundfonts:
-        for t in rendered_tracks(preset.data, soundfont, "train", progress=progress):
+        for t in rendered_tracks(preset.data, soundfont, "train", progress=progress)[cfg.holdout :]:
             audio = prepare(list(t.other_parts.values()), t.rate, fmt)
             for name, x in zip(t.other_parts, audio, strict=True):
                 if (
@@ -509,6 +504,21 @@ def stemnet_parts(preset: Preset, progress: bool = True) -> list[stemnet.Part]:
                     parts.append(stemnet.Part(OTHER_CLASSES.index(name), x, index))
             index += 1
     return parts
+
+
+def stemnet_validation(preset: Preset) -> stemnet.Validation:
+    """The held-out train pieces (``stemnet.holdout``), as the first soundfont renders them:
+    each "other" stem and its parts by class, mono at the network's rate."""
+    cfg = preset.stemnet
+    fmt = dataclasses.replace(preset.model, sample_rate=cfg.sample_rate, channels=1)
+    held = rendered_tracks(preset.data, cfg.soundfonts[0], "train")[: cfg.holdout]
+    mixtures, parts = [], []
+    for t in held:
+        audio = prepare(list(t.other_parts.values()), t.rate, fmt)
+        by_class = {OTHER_CLASSES.index(n): x[0] for n, x in zip(t.other_parts, audio, strict=True)}
+        mixtures.append(np.sum(list(by_class.values()), axis=0).astype(np.float32))
+        parts.append({c: x for c, x in by_class.items() if np.max(np.abs(x)) > 1e-4})
+    return stemnet.Validation(mixtures, parts)
 
 
 def stemnet_model(
@@ -520,7 +530,13 @@ def stemnet_model(
     path = art.path / "stemnet.pt"
     if not path.is_file() and not art.restore():
         t0 = time.perf_counter()
-        stemnet.train(preset.stemnet, stemnet_parts(preset, progress), art.path, progress=progress)
+        stemnet.train(
+            preset.stemnet,
+            stemnet_parts(preset, progress),
+            art.path,
+            progress=progress,
+            valid=stemnet_validation(preset),
+        )
         art.made(time.perf_counter() - t0)
     net, payload = stemnet.load(path, pick_device())
     return net, payload["history"], art.path
@@ -539,6 +555,7 @@ def dictionaries_artifact(preset: Preset) -> Artifact:
         "stft": [nmf.DICT_RATE, nmf.DICT_N_FFT, nmf.DICT_HOP],
         "classes": list(OTHER_CLASSES),
         "renders": [a.key for a in renders],
+        "holdout": preset.stemnet.holdout,  # the held-out train pieces are not learned from
         "version": DICTIONARY_VERSION,
     }
     return Artifact("class dictionaries", "separators", params, renders)
@@ -765,13 +782,15 @@ def method_speed(test_set: TestSet, names, seconds: float, seed: int = 0) -> pd.
 
 def status(preset: Preset) -> pd.DataFrame:
     """Every artifact of the preset's chain, and every other cached model and evaluation
-    table: cached or not, key, size on disk, how long it took to make."""
+    table: cached or not, shipped or not, key, size on disk, how long it took to make."""
     ds = dataset_artifact(preset.data)
-    chain = [ds]
+    chain = [ds, rendering_artifact(preset.data, UNSEEN_SOUNDFONT, "test")]
     if preset.train.target == "openunmix":
         chain.append(stage1_artifact(preset.unmix, ds.key, preset.data.sample_rate))
     chain.append(autoencoder_artifact(preset))
     chain += [separator_artifact(preset, mode) for mode in mixit.MODES]
+    chain += [a for a in stemnet_artifact(preset).inputs if a.key != ds.key]
+    chain += [stemnet_artifact(preset), dictionaries_artifact(preset)]
     rows = []
     for art in chain:
         rows.append(_status_row(art.name + " (this preset)", art.folder, art.key))
@@ -789,16 +808,17 @@ def _status_row(name: str, folder: str, key: str) -> dict[str, Any]:
     meta = path / META
     seconds = json.loads(meta.read_text()).get("seconds") if meta.is_file() else None
     done = {
-        "embedded": path / "manifest.json",
-        "openunmix": path / "other.pth",
-        "models": path / "best.pt",
-        "separators": path / "separator.pt",
-        "evaluations": path / "runs.csv",
+        "embedded": ["manifest.json"],
+        "openunmix": ["other.pth"],
+        "models": ["best.pt"],
+        "separators": ["separator.pt", "stemnet.pt", "dictionaries.npz"],
+        "evaluations": ["runs.csv"],
     }[folder]
     return {
         "artifact": name,
         "key": key,
-        "cached": done.is_file(),
+        "cached": any((path / f).is_file() for f in done),
+        "shipped": f"{folder}/{key}" in shipped_manifest(),
         "size (MB)": round(_size_mb(path), 1),
         "seconds to make": seconds,
         "folder": str(path.relative_to(data_dir())),

@@ -195,10 +195,13 @@ class StemNetConfig:
     embedding: int = 10  # deep clustering's dimension per bin
     segment_seconds: float = 2.0  # about the receptive field (127 frames)
     batch_size: int = 8
-    steps: int = 4000
+    steps: int = 3000
     lr: float = 1e-3  # cosine-decayed to 5 % over the steps
     dc_weight: float = 1.0  # the deep-clustering loss beside the masks' L1
-    natural_share: float = 0.5  # mixtures that are one train track's own parts (else random)
+    # mixtures that are one train track's own parts as rendered (else parts of different
+    # tracks): 0.5 learned the train pieces themselves (+4.1 dB on them, +0.9 on the test's)
+    natural_share: float = 0.0
+    holdout: int = 13  # train tracks (pieces) kept out of training: the validation curve
     # the train split as rendered by each (FluidR3_GM is kept unseen: the test of timbres)
     soundfonts: tuple[str, ...] = ("TimGM6mb", "MuseScore_General_Lite")
     seed: int = 0
@@ -211,6 +214,7 @@ class StemNetConfig:
         _check(self.steps >= 1 and self.batch_size >= 1, "stemnet: steps, batch_size >= 1")
         _check(0.0 <= self.natural_share <= 1.0, "stemnet.natural_share must be in [0, 1]")
         _check(len(self.soundfonts) >= 1, "stemnet.soundfonts: name at least one")
+        _check(self.holdout >= 0, "stemnet.holdout must be >= 0")
         _check(self.segment_seconds * self.sample_rate >= self.n_fft, "stemnet: segment too short")
 
 
@@ -297,6 +301,7 @@ PRESETS: dict[str, Preset] = {
             segment_seconds=1.0,
             batch_size=2,
             steps=6,
+            holdout=1,
             soundfonts=("TimGM6mb",),  # no extra install for the tests
         ),
     ),

@@ -24,7 +24,6 @@ import ast
 import contextlib
 import datetime
 import glob
-import hashlib
 import json
 import math
 import os
@@ -40,7 +39,9 @@ from typing import Any
 
 from latentsep.paths import (
     code_digest,
+    cpu_model,
     data_dir,
+    file_sha256,
     imported_names,
     module_closure,
     param_key,
@@ -296,10 +297,6 @@ def tidy(path: Path) -> None:
 META = "latentsep"
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def declared_inputs(source: Path) -> dict[str, str]:
     """Files the chapter reads besides the package and ``data/`` (front matter
     ``latentsep: {inputs: [globs relative to the notebook]}``), by path, with their hash."""
@@ -310,17 +307,15 @@ def declared_inputs(source: Path) -> dict[str, str]:
         for name in sorted(glob.glob(str(source.parent / pattern), recursive=True)):
             path = Path(name)
             if path.is_file():
-                found[os.path.relpath(path, source.parent)] = _sha256(path)
+                found[os.path.relpath(path, source.parent)] = file_sha256(path)
     return found
 
 
 def chapter_imports(source: Path) -> set[str] | None:
     """The ``latentsep`` modules a chapter's code cells import (None when a cell is not
     plain Python, so nothing can be ruled out)."""
-    import jupytext
-
     names: set[str] = set()
-    for cell in jupytext.read(source).cells:
+    for cell in read_notebook(source).cells:
         if cell.cell_type != "code":
             continue
         code = re.sub(r"^(\s*)[!%].*$", r"\1pass", cell.source, flags=re.M)  # shell, magics
@@ -343,7 +338,7 @@ def chapter_key(source: Path, parameters: dict[str, Any], code: str | None = Non
     :func:`chapter_code`), the preset's resolved parameters, the papermill ``parameters``,
     the pinned environment and the chapter's declared input files."""
     parts: dict[str, Any] = {
-        "text": _sha256(source),
+        "text": file_sha256(source),
         "code": code or chapter_code(source),
         "parameters": parameters,
         "inputs": declared_inputs(source),
@@ -352,7 +347,7 @@ def chapter_key(source: Path, parameters: dict[str, Any], code: str | None = Non
         parts["preset"] = get_preset(parameters["preset"], parameters.get("overrides")).to_dict()
     root = repo_root()
     if root is not None and (root / "requirements" / "lock.txt").is_file():
-        parts["environment"] = _sha256(root / "requirements" / "lock.txt")
+        parts["environment"] = file_sha256(root / "requirements" / "lock.txt")
     return param_key(parts, length=16)
 
 
@@ -422,13 +417,8 @@ def _date(iso: str) -> str:
 def machine() -> dict[str, Any]:
     """The machine that executed the chapters, for the timings (no torch import: cheap)."""
     info: dict[str, Any] = {"CPU cores": os.cpu_count(), "platform": platform.platform()}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["CPU"] = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    if cpu := cpu_model():
+        info["CPU"] = cpu
     return info
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
 import os
 import re
@@ -33,6 +32,7 @@ from tqdm import tqdm  # text bars: tqdm.auto draws widgets, raw JSON in a saved
 
 from latentsep.audio import save_audio
 from latentsep.data import corpus, synth
+from latentsep.paths import file_sha256
 from latentsep.presets import OTHER_CLASSES, DataConfig
 
 #: Bump when the rendering changes, so cached datasets are rebuilt.
@@ -287,14 +287,6 @@ def _place(x: np.ndarray, gain_db: float, pan: float) -> np.ndarray:
     return (x * gains).astype(np.float32)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _manifest_ok(root: Path, key: str, verify: bool) -> bool:
     manifest = root / "manifest.json"
     if not manifest.is_file():
@@ -309,7 +301,7 @@ def _manifest_ok(root: Path, key: str, verify: bool) -> bool:
         path = root / rel
         if not path.is_file() or path.stat().st_size != info["bytes"]:
             return False
-        if verify and _sha256(path) != info["sha256"]:
+        if verify and file_sha256(path) != info["sha256"]:
             return False
     return True
 
@@ -352,7 +344,7 @@ def build(
         "soundfont": synth.soundfont_path(soundfont).name,
         "tracks": [{"subset": s.subset, "name": s.name, "piece": s.piece_id} for s, _ in tracks],
         "files": {
-            rel: {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+            rel: {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
             for rel, p in sorted(files.items())
         },
     }
