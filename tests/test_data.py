@@ -73,11 +73,11 @@ def test_damaged_build_is_rebuilt(tmp_path: Path):
 def test_interrupted_build_leaves_nothing(tmp_path: Path, monkeypatch):
     calls = []
 
-    def explode(spec, piece, cfg):
+    def explode(spec, piece, cfg, *soundfont):
         calls.append(spec.name)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real(spec, piece, cfg)
+        return real(spec, piece, cfg, *soundfont)
 
     real = render.render_track
     monkeypatch.setattr(render, "render_track", explode)

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from latentsep.audio import load_audio, prepare
 from latentsep.data import musdb, render, synth
@@ -506,19 +507,30 @@ def stemnet_parts(preset: Preset, progress: bool = True) -> list[stemnet.Part]:
     return parts
 
 
-def stemnet_validation(preset: Preset) -> stemnet.Validation:
-    """The held-out train pieces (``stemnet.holdout``), as the first soundfont renders them:
-    each "other" stem and its parts by class, mono at the network's rate."""
+def stemnet_validation(preset: Preset):
+    """The held-out train pieces (``stemnet.holdout``), as the first soundfont renders them,
+    as a score of a network: the median SI-SDR improvement of each part by its class's
+    output (what the network learned, on pieces it never trained on)."""
+    from latentsep.evaluation.metrics import si_sdr
+
     cfg = preset.stemnet
     fmt = dataclasses.replace(preset.model, sample_rate=cfg.sample_rate, channels=1)
-    held = rendered_tracks(preset.data, cfg.soundfonts[0], "train")[: cfg.holdout]
-    mixtures, parts = [], []
-    for t in held:
+    held = []
+    for t in rendered_tracks(preset.data, cfg.soundfonts[0], "train")[: cfg.holdout]:
         audio = prepare(list(t.other_parts.values()), t.rate, fmt)
-        by_class = {OTHER_CLASSES.index(n): x[0] for n, x in zip(t.other_parts, audio, strict=True)}
-        mixtures.append(np.sum(list(by_class.values()), axis=0).astype(np.float32))
-        parts.append({c: x for c, x in by_class.items() if np.max(np.abs(x)) > 1e-4})
-    return stemnet.Validation(mixtures, parts)
+        parts = {OTHER_CLASSES.index(n): x[0] for n, x in zip(t.other_parts, audio, strict=True)}
+        mixture = np.sum(list(parts.values()), axis=0).astype(np.float32)
+        held.append((mixture, {c: x for c, x in parts.items() if np.max(np.abs(x)) > 1e-4}))
+
+    def score(net: stemnet.StemNet) -> float:
+        dev = next(net.parameters()).device
+        gains = []
+        for mixture, parts in held:
+            outs = net(torch.from_numpy(mixture[None]).to(dev))[0].float().cpu().numpy()
+            gains += [si_sdr(x, outs[c]) - si_sdr(x, mixture) for c, x in parts.items()]
+        return float(np.median(gains)) if gains else float("nan")
+
+    return score
 
 
 def stemnet_model(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,31 +194,6 @@ def losses(net: StemNet, mix: torch.Tensor, refs: torch.Tensor) -> dict[str, tor
     return parts
 
 
-@dataclass
-class Validation:
-    """Held-out mixtures (train pieces kept out of training) and their parts by class."""
-
-    mixtures: list[np.ndarray]  # (samples,) each, at the network's rate
-    parts: list[dict[int, np.ndarray]]  # class index -> (samples,)
-
-
-@torch.no_grad()
-def validate(net: StemNet, valid: Validation) -> float:
-    """Median SI-SDR improvement of each held-out part by its class's output: what the
-    network learned, on pieces it never trained on."""
-    from latentsep.evaluation.metrics import si_sdr
-
-    was_training = net.training
-    net.eval()
-    dev = next(net.parameters()).device
-    gains = []
-    for mix, parts in zip(valid.mixtures, valid.parts, strict=True):
-        outs = net(torch.from_numpy(mix[None]).to(dev))[0].float().cpu().numpy()
-        gains += [si_sdr(ref, outs[c]) - si_sdr(ref, mix) for c, ref in parts.items()]
-    net.train(was_training)
-    return float(np.median(gains)) if gains else float("nan")
-
-
 def learning_rate(cfg: StemNetConfig, step: int) -> float:
     """Cosine decay from ``lr`` to 5 % of it over the run."""
     return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / cfg.steps)))
@@ -235,11 +211,12 @@ def train(
     device: str | None = None,
     progress: bool = True,
     max_steps: int | None = None,
-    valid: Validation | None = None,
+    valid: Callable[[StemNet], float] | None = None,
 ) -> tuple[StemNet, list[dict]]:
     """Train (or continue training from ``out_dir/last.pt``) on ``parts``; write
     ``out_dir/stemnet.pt`` (the weights, atomically) and ``history.json`` when done.
-    ``valid``: scored every :data:`VALIDATE_EVERY` steps (``valid SI-SDRi`` in the history).
+    ``valid(net)``: a held-out score, taken every :data:`VALIDATE_EVERY` steps in eval mode
+    and no-grad (``valid SI-SDRi`` in the history).
     ``max_steps`` stops early (tests use it to interrupt a run)."""
     if not parts:
         raise ValueError("no instrument parts to learn from")
@@ -289,7 +266,10 @@ def train(
                 "seconds": time.perf_counter() - t0,
             }
             if valid is not None and (done % VALIDATE_EVERY == 0 or done == cfg.steps):
-                record["valid SI-SDRi"] = validate(net, valid)
+                net.eval()
+                with torch.no_grad():
+                    record["valid SI-SDRi"] = valid(net)
+                net.train()
             history.append(record)
             window = {}
             bar.set_postfix(loss=f"{history[-1]['loss']:.3f}")
