@@ -3,20 +3,42 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).parent / "results"
+HERE = Path(__file__).parent
+RESULTS = HERE / "results"
+
+
+def measured_on() -> dict:
+    """Where and when a result was measured: the machine, the date and the commit (with
+    "+changes" when the tree differed from it)."""
+    from latentsep.device import machine
+
+    def git(*args: str) -> str:
+        run = subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True)
+        return run.stdout.strip() if run.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    if git("status", "--porcelain", "--untracked-files=no", "--", "src", "benchmarks"):
+        commit += "+changes"
+    return {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "commit": commit}
 
 
 def report(name: str, result: dict) -> dict:
-    """Print a result and write it to ``benchmarks/results/<name>.json``."""
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1))
-    print(json.dumps(result, indent=1))
+    """Print a result and write it to ``benchmarks/results/<name>.json`` (atomically), with
+    where and when it was measured. The default preset's results are committed: the book's
+    Performance page shows them without re-measuring (``make bench`` measures again)."""
+    from latentsep.paths import atomic_write
+
+    result = {**result, "measured on": measured_on()}
+    text = json.dumps(result, indent=1)
+    atomic_write(RESULTS / f"{name}.json", lambda tmp: tmp.write_text(text + "\n"))
+    print(text)
     return result
 
 

@@ -69,6 +69,7 @@ EXPECTED_OUTPUT = {
         "stemnet: 6 steps",
         "deepclustering",
         "supervisednmf",
+        "nmf+classes",
         "share of the oracle",
         "mixit sounding outputs",
         "counting rule",

@@ -1,10 +1,8 @@
 """Separation learned from rendered stems (issue 23): the two-headed network, its training
 (the loss falls, a run resumes exactly), the three methods it gives, other soundfonts, and
-the shipped weights (checksums, keys that the current code computes)."""
+the counting floors (shipped artifacts: ``test_shipped.py``)."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
@@ -13,7 +11,6 @@ import torch
 from latentsep import pipeline, separation
 from latentsep.data import synth
 from latentsep.models import stemnet
-from latentsep.paths import file_sha256
 from latentsep.presets import OTHER_CLASSES, get_preset
 from latentsep.separation import learned, nmf
 
@@ -105,12 +102,12 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
         assert torch.allclose(loaded(x), whole.eval()(x), atol=1e-3)
 
 
-@pytest.mark.parametrize("method", ["classmask", "deepclustering", "supervisednmf"])
+@pytest.mark.parametrize("method", ["classmask", "deepclustering", "supervisednmf", "nmf+classes"])
 def test_the_stem_learned_methods_share_the_mixture(method: str):
     rate = 22050
     x = tone(2.0, rate, 220, True, 0) + tone(2.0, rate, 330, False, 1)
     x = np.concatenate([x, 0.5 * x])  # stereo
-    if method == "supervisednmf":
+    if method in ("supervisednmf", "nmf+classes"):
         net = nmf.learn_dictionaries([(p.cls, p.audio) for p in parts()], OTHER_CLASSES, 4)
     else:
         net = stemnet.StemNet(SMOKE.stemnet).eval()
@@ -135,6 +132,20 @@ def test_supervised_nmf_puts_each_instrument_in_its_class():
     assert si_sdr(a, out[0]) > si_sdr(a, a + b) + 3 and si_sdr(b, out[1]) > si_sdr(b, a + b) + 3
 
 
+def test_class_shares_name_the_class_whose_dictionary_explains_a_template():
+    """A mixture's own NMF templates of two timbres: each is explained mostly by the
+    dictionary of its own class (what `nmf+classes` groups by)."""
+    dicts = nmf.learn_dictionaries([(p.cls, p.audio) for p in parts(6)], OTHER_CLASSES, 8)
+    rate = 22050
+    for cls, base, odd in ((0, 110, True), (1, 220, False)):
+        x = tone(3.0, rate, base, odd, 50 + cls)
+        w, _ = nmf.decompose(x, 2)
+        shares = nmf.class_shares(w, rate, dicts)
+        assert shares.shape == (2, len(OTHER_CLASSES))
+        loud = int(np.argmax(w.sum(axis=0)))  # the component that carries the notes
+        assert np.argmax(shares[loud]) == cls
+
+
 def test_another_soundfont_renders_the_same_tracks_with_other_samples(data_root):
     if not synth.soundfont_available(pipeline.UNSEEN_SOUNDFONT):
         pytest.skip(f"{pipeline.UNSEEN_SOUNDFONT} is not installed (scripts/setup.sh adds it)")
@@ -156,53 +167,6 @@ def test_a_missing_soundfont_says_how_to_install_it(monkeypatch, tmp_path):
     monkeypatch.delenv("LATENTSEP_SOUNDFONTS", raising=False)
     with pytest.raises(synth.SoundfontError, match="apt-get install fluid-soundfont-gm"):
         synth.soundfont_path("FluidR3_GM")
-
-
-# --- shipped weights --------------------------------------------------------------------------
-
-
-def test_every_shipped_file_matches_its_checksum_and_the_code_computes_its_key():
-    manifest = pipeline.shipped_manifest()
-    declared = {
-        art.shipped_name
-        for preset in ("cpu", "smoke")
-        for art, _, _ in pipeline.shippable(get_preset(preset))
-    }
-    for name, entry in manifest.items():
-        assert name in declared, f"shipped/{name} is stale: no artifact of this code has that key"
-        for file, info in entry["files"].items():
-            path = pipeline.shipped_dir() / name / file
-            assert file_sha256(path) == info["sha256"], path
-        meta = json.loads((pipeline.shipped_dir() / name / pipeline.META).read_text())
-        assert meta["key"] == name.split("/")[1]
-
-
-def test_a_shipped_artifact_is_used_instead_of_training(data_root, tmp_path, monkeypatch):
-    """The smoke network shipped to a temporary shipped/ folder is restored into an empty
-    cache without training; a corrupted copy is refused; LATENTSEP_RETRAIN ignores it."""
-    monkeypatch.setattr(pipeline, "shipped_dir", lambda: tmp_path / "shipped")
-    monkeypatch.setattr(stemnet, "TRAINING_VERSION", stemnet.TRAINING_VERSION)
-    art = pipeline.stemnet_artifact(SMOKE)
-    pipeline.stemnet_model(SMOKE, progress=False)  # trained (smoke: seconds) into the cache
-    pipeline.ship(art, ["stemnet.pt", "history.json"], "test")
-    pipeline.forget(art)
-
-    def no_training(*a, **k):
-        raise AssertionError("trained although a shipped copy matches")
-
-    monkeypatch.setattr(stemnet, "train", no_training)
-    net, history, folder = pipeline.stemnet_model(SMOKE, progress=False)
-    assert folder == art.path and history and isinstance(net, stemnet.StemNet)
-
-    pipeline.forget(art)
-    monkeypatch.setenv("LATENTSEP_RETRAIN", "1")
-    with pytest.raises(AssertionError, match="trained although"):
-        pipeline.stemnet_model(SMOKE, progress=False)
-    monkeypatch.delenv("LATENTSEP_RETRAIN")
-
-    (tmp_path / "shipped" / art.shipped_name / "stemnet.pt").write_bytes(b"corrupt")
-    with pytest.raises(ValueError, match="does not match its checksum"):
-        pipeline.stemnet_model(SMOKE, progress=False)
 
 
 def test_learned_class_outputs_are_grouped_to_the_count_asked():

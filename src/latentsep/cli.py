@@ -122,12 +122,7 @@ def _train(args: argparse.Namespace, preset: Preset) -> int:
         training.dist.barrier()
         root = pipeline.dataset(preset.data, progress=False)
     tracks = musdb.load_tracks(root, "train")
-    _, history, out = pipeline.train_or_load(
-        preset,
-        tracks,
-        pipeline.autoencoder_artifact(preset).path,
-        estimates_root=args.estimates,
-    )
+    _, history, out = pipeline.train_or_load(preset, tracks, estimates_root=args.estimates)
     best = min(history.epochs, key=lambda e: e["valid"])
     print(f"best epoch {best['epoch'] + 1}: validation loss {best['valid']:.4f}")
     print(out)
@@ -160,7 +155,7 @@ def _train_separator(args: argparse.Namespace, preset: Preset) -> int:
         torch.set_num_threads(args.threads)
     if args.retrain:
         os.environ["LATENTSEP_RETRAIN"] = "1"  # shipped copies are not restored either
-        for art, _, _ in pipeline.shippable(preset):
+        for art in (pipeline.stemnet_artifact(preset), pipeline.dictionaries_artifact(preset)):
             pipeline.forget(art)
     try:
         _, history, out = pipeline.stemnet_model(preset)
@@ -174,18 +169,23 @@ def _train_separator(args: argparse.Namespace, preset: Preset) -> int:
     return 0
 
 
-@command("ship", "copy the preset's trained separators into shipped/ with their checksums")
+@command(
+    "ship",
+    "copy the preset's trained models and their evaluation tables into shipped/ (checksummed)",
+)
 def _ship(args: argparse.Namespace, preset: Preset) -> int:
     from latentsep import pipeline
 
     shipped = 0
-    for art, files, made_by in pipeline.shippable(preset):
+    for art, files, made_by in pipeline.shippable(preset) + pipeline.shippable_evaluations(preset):
         if not all((art.path / f).is_file() for f in files):
             print(f"not made yet, not shipped: {art.name} ({art.shipped_name})")
             continue
         pipeline.ship(art, files, made_by)
         print(f"shipped {art.name}: shipped/{art.shipped_name}")
         shipped += 1
+    for name in pipeline.prune(pipeline.current_shipped()):
+        print(f"removed, no current code uses it: shipped/{name}")
     return 0 if shipped else 1
 
 
@@ -259,7 +259,7 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--methods",
         help="comma-separated method names, or 'all' (default: the references and every "
-        "method that needs no autoencoder)",
+        "method that needs no autoencoder; learned ones when made or shipped)",
     )
     p.add_argument(
         "--out", default="evaluation", help="folder for scores.csv, runs.csv, summary.csv"
@@ -269,13 +269,21 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
-def default_evaluation_methods() -> list[str]:
+def default_evaluation_methods(preset: Preset) -> list[str]:
     """The references, then every registered method that needs neither the true sources
-    nor the autoencoder (learned ones use their trained or shipped networks)."""
+    nor the autoencoder; learned ones only when their network is made or shipped (nothing
+    trains unasked)."""
+    from latentsep import pipeline
     from latentsep.evaluation import scoring
     from latentsep.separation import METHODS
 
-    blind = [m.name for m in METHODS.values() if not m.needs_references and not m.needs_model]
+    blind = [
+        m.name
+        for m in METHODS.values()
+        if not m.needs_references
+        and not m.needs_model
+        and (not m.learned or pipeline.ready(preset, m.name))
+    ]
     refs = [*scoring.REFERENCES, scoring.NMF_CEILING]
     return [*refs, *(n for n in blind if n not in refs)]
 
@@ -295,7 +303,7 @@ def _evaluate(args: argparse.Namespace, preset: Preset) -> int:
 
     try:  # every check of the input and the request before any work
         if args.methods in (None, ""):
-            names = default_evaluation_methods()
+            names = default_evaluation_methods(preset)
         elif args.methods == "all":
             names = list(METHODS)
         else:

@@ -31,6 +31,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -55,8 +56,16 @@ from latentsep.paths import (
     param_key,
     repo_root,
 )
-from latentsep.presets import OTHER_CLASSES, DataConfig, Preset, UnmixConfig, with_overrides
-from latentsep.separation import get_method, nmf
+from latentsep.presets import (
+    OTHER_CLASSES,
+    PRESETS,
+    DataConfig,
+    Preset,
+    UnmixConfig,
+    get_preset,
+    with_overrides,
+)
+from latentsep.separation import METHODS, get_method, nmf
 
 META = "artifact.json"
 
@@ -115,14 +124,32 @@ class Artifact:
         tmp = self.path.with_name(f"{self.key}.partial-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(source, tmp)
+        (tmp / RESTORED).write_text(json.dumps(entry, indent=1))  # for origin()
         if self.path.exists():  # an incomplete earlier attempt (a killed training run)
             forget(self)
         os.replace(tmp, self.path)
         return True
 
 
-#: The shipped artifacts' manifest, in ``shipped/``.
+#: The shipped artifacts' manifest, in ``shipped/``; a restored copy keeps its entry.
 SHIPPED = "manifest.json"
+RESTORED = "shipped.json"
+
+
+def origin(art: Artifact) -> str:
+    """Where a cached artifact came from, in words for a chapter: made here, or restored
+    from ``shipped/`` (the machine, date, time and command that made it there)."""
+    restored = art.path / RESTORED
+    if not restored.is_file():
+        return "made on this machine"
+    made = json.loads(restored.read_text())["made"]
+    m = made.get("machine", {})
+    minutes = f", {made['seconds'] / 60:.1f} min" if made.get("seconds") else ""
+    return (
+        f"shipped: made on {made.get('date', '?')} on {m.get('CPU', '?')} "
+        f"({m.get('CPU cores', '?')} cores, GPU {m.get('GPU', 'none')}){minutes} by "
+        f"`{made.get('command', '?')}`; `make book RETRAIN=1` makes it here instead"
+    )
 
 
 def shipped_dir() -> Path:
@@ -145,12 +172,8 @@ def retraining() -> bool:
 def ship(art: Artifact, files: list[str], command: str) -> Path:
     """Commit-ready copy of a made artifact under ``shipped/``: ``files`` (and its
     ``artifact.json``), their checksums and the machine, time and ``command`` that made
-    them in the manifest. Earlier shipped versions of the same artifact are removed."""
+    them in the manifest (:func:`prune` removes what is no longer current)."""
     manifest = shipped_manifest()
-    for name, entry in list(manifest.items()):
-        if entry["name"] == art.name and name != art.shipped_name:
-            shutil.rmtree(shipped_dir() / name, ignore_errors=True)
-            del manifest[name]
     target = shipped_dir() / art.shipped_name
     files = [*files, META] if (art.path / META).is_file() else files
     for file in files:
@@ -170,6 +193,19 @@ def ship(art: Artifact, files: list[str], command: str) -> Path:
     }
     text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
     return atomic_write(shipped_dir() / SHIPPED, lambda tmp: tmp.write_text(text))
+
+
+def prune(keep: set[str]) -> list[str]:
+    """Remove every shipped artifact not named in ``keep`` (``folder/key``): older versions
+    that no current code computes. Returns what was removed."""
+    manifest = shipped_manifest()
+    gone = sorted(set(manifest) - keep)
+    for name in gone:
+        shutil.rmtree(shipped_dir() / name, ignore_errors=True)
+        del manifest[name]
+    text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
+    atomic_write(shipped_dir() / SHIPPED, lambda tmp: tmp.write_text(text))
+    return gone
 
 
 def forget(art: Artifact) -> None:
@@ -293,11 +329,11 @@ def stage1(
         sep = openunmix.load_pretrained(cfg.pretrained, allow_download=allow_download)
         if sep is not None:
             art = stage1_artifact(cfg, dataset_key, rate, pretrained=True)
-            origin = f"pretrained {cfg.pretrained} (MUSDB18-HQ)"
-            return openunmix.Stage1(sep, origin, art.key, art.path)
+            where = f"pretrained {cfg.pretrained} (MUSDB18-HQ)"
+            return openunmix.Stage1(sep, where, art.key, art.path)
     art = stage1_artifact(cfg, dataset_key, rate, pretrained=False)
     path = art.path / "other.pth"
-    if path.is_file():
+    if path.is_file() or art.restore():
         model, _, _, history = openunmix.load(path)
     else:
         t0 = time.perf_counter()
@@ -306,7 +342,7 @@ def stage1(
         art.made(time.perf_counter() - t0)
     return openunmix.Stage1(
         openunmix.separator_for(model, cfg, rate),
-        "trained here on the embedded train split",
+        f"trained on the embedded train split ({origin(art)})",
         art.key,
         art.path,
         history,
@@ -361,23 +397,36 @@ def targets(tracks_, preset: Preset, estimates_root: Path | None = None) -> list
     return prepare(signals, tracks_[0].rate, preset.model)
 
 
+def _finished(preset: Preset, out: Path) -> bool:
+    """Whether ``out`` holds a completed training run of ``preset``."""
+    history_file = out / "history.json"
+    if not (history_file.is_file() and (out / "best.pt").is_file()):
+        return False
+    history = training.History(json.loads(history_file.read_text()))
+    return len(history.epochs) >= preset.train.epochs or history.stopped(preset.train.patience)
+
+
 def train_or_load(
     preset: Preset,
     tracks_,
-    out: Path,
+    out: Path | None = None,
     *,
-    estimates_root: Path | None = None,
+    estimates_root: Path | Callable[[], Path] | None = None,
     progress: bool = True,
 ) -> tuple[Autoencoder, training.History, Path]:
     """The model trained into ``out`` for these parameters: reused when complete, else
     trained (resuming an interrupted run). ``tracks_`` are the train split; a share is held
-    out to validate."""
-    history_file = out / "history.json"
-    done = False
-    if history_file.is_file():
-        history = training.History(json.loads(history_file.read_text()))
-        done = len(history.epochs) >= preset.train.epochs or history.stopped(preset.train.patience)
-    if not done:
+    out to validate. Without ``out``: the preset's artifact, restored from ``shipped/`` when
+    a copy of its key is shipped. ``estimates_root`` may be a function, called only when
+    training is needed (stage 1's estimates are not computed for a shipped model)."""
+    if out is None:
+        art = autoencoder_artifact(preset)
+        out = art.path
+        if not _finished(preset, out):
+            art.restore()
+    if not _finished(preset, out):
+        if callable(estimates_root):
+            estimates_root = estimates_root()
         signals = targets(tracks_, preset, estimates_root)
         n_valid = max(1, int(round(preset.train.valid_fraction * len(signals))))
         if len(signals) - n_valid < 1:
@@ -386,7 +435,7 @@ def train_or_load(
         (out / "preset.json").write_text(json.dumps(preset.to_dict(), indent=1))
         training.fit(preset, signals[n_valid:], signals[:n_valid], out, progress=progress)
     model, _ = training.load_model(out / "best.pt", pick_device())  # the GPU when there is one
-    return model, training.History(json.loads(history_file.read_text())), out
+    return model, training.History(json.loads((out / "history.json").read_text())), out
 
 
 def autoencoder(
@@ -408,20 +457,20 @@ def autoencoders(
     out = {}
     for name, fields in (variants or {"default": {}}).items():
         preset = with_overrides(base, fields)
-        estimates_root = None
-        if preset.train.target == "openunmix":  # the study's setting: learn Open-Unmix's estimates
+
+        def estimates(preset: Preset = preset) -> Path:
+            # the study's setting (train.target = "openunmix"): learn Open-Unmix's estimates
             rate = train_tracks[0].rate
-            stage = stage1(
-                preset.unmix,
-                train_tracks,
-                rate,
-                dataset_artifact(preset.data).key,
-                progress=progress,
-            )
-            estimates_root = stage1_estimates(stage, train_tracks, rate, progress)
+            key = dataset_artifact(preset.data).key
+            stage = stage1(preset.unmix, train_tracks, rate, key, progress=progress)
+            return stage1_estimates(stage, train_tracks, rate, progress)
+
         art = autoencoder_artifact(preset)
         model, history, folder = train_or_load(
-            preset, train_tracks, art.path, estimates_root=estimates_root, progress=progress
+            preset,
+            train_tracks,
+            estimates_root=estimates if preset.train.target == "openunmix" else None,
+            progress=progress,
         )
         if art.seconds() is None:
             art.made(sum(e["seconds"] for e in history.epochs))
@@ -457,7 +506,7 @@ def separator(
     the embedded train split the first time, reused afterwards."""
     art = separator_artifact(preset, mode)
     path = art.path / "separator.pt"
-    if not path.is_file():
+    if not path.is_file() and not art.restore():
         cfg = preset.separator
         fmt = dataclasses.replace(preset.model, sample_rate=cfg.sample_rate, channels=1)
         train_tracks = tracks(preset.data, "train")
@@ -595,14 +644,104 @@ def dictionaries(
     return d, [], art.path
 
 
+#: The autoencoders the chapters train and compare (name -> preset fields): chapters 02 and 03
+#: list the same in their parameters; every one is shipped for the default preset.
+AUTOENCODER_VARIANTS: dict[str, dict[str, Any]] = {
+    "deterministic": {},
+    "vae": {"model.latent": "vae"},
+    "deterministic, study weights": {"train.time_weight": 1.0},
+    "deterministic, no latent penalty": {"train.kl_weight": 0.0},
+}
+
+
 def shippable(preset: Preset) -> list[tuple[Artifact, list[str], str]]:
     """The artifacts of ``preset`` that are trained once and shipped (``latentsep ship``):
     each with the files a user needs and the command that makes it."""
-    train = f"latentsep train-separator --preset {preset.name}"
-    return [
-        (stemnet_artifact(preset), ["stemnet.pt", "history.json"], train),
-        (dictionaries_artifact(preset), ["dictionaries.npz"], train),
-    ]
+    name = preset.name
+    out = []
+    for fields in AUTOENCODER_VARIANTS.values():
+        sets = "".join(f" --set {k}={v}" for k, v in fields.items())
+        out.append(
+            (
+                autoencoder_artifact(with_overrides(preset, fields)),
+                ["best.pt", "history.json", "preset.json"],
+                f"latentsep train --preset {name}{sets}",
+            )
+        )
+    book = f"latentsep book --preset {name} --retrain"  # the chapters that make them
+    ds = dataset_artifact(preset.data).key  # stage 1 as trained here (pretrained: not shipped)
+    out.append(
+        (stage1_artifact(preset.unmix, ds, preset.data.sample_rate, False), ["other.pth"], book)
+    )
+    for mode in mixit.MODES:
+        out.append((separator_artifact(preset, mode), ["separator.pt"], book))
+    train = f"latentsep train-separator --preset {name}"
+    out.append((stemnet_artifact(preset), ["stemnet.pt", "history.json"], train))
+    out.append((dictionaries_artifact(preset), ["dictionaries.npz"], train))
+    return out
+
+
+#: Evaluation tables that are shipped: scores and counts. Speed tables are not: they are
+#: this machine's measurements, keyed by the code's digest.
+SHIPPED_TABLES = ("evaluation", "counts")
+
+
+def shippable_evaluations(preset: Preset) -> list[tuple[Artifact, list[str], str]]:
+    """The cached evaluation tables (:data:`SHIPPED_TABLES`) of this code version made with
+    ``preset``'s shipped models only: shipped too, so a reader's build does not compute
+    again the scores the project's machine did. Each with its files and the command that
+    remakes it."""
+    root = data_dir() / "evaluations"
+    out = []
+    for meta in sorted(root.glob(f"*/{META}")) if root.is_dir() else []:
+        made = json.loads(meta.read_text())
+        if made["name"] not in SHIPPED_TABLES or param_key(made["params"]) != meta.parent.name:
+            continue
+        if not evaluation_is_current(made["params"], preset):
+            continue
+        art = Artifact(made["name"], "evaluations", made["params"])
+        files = sorted(p.name for p in meta.parent.glob("*.csv"))
+        out.append((art, files, f"latentsep book --preset {preset.name} --retrain"))
+    return out
+
+
+def evaluation_is_current(params: list, preset: Preset) -> bool:
+    """Whether an evaluation's parameters are ones this code computes with ``preset``'s
+    shipped models: its version, an autoencoder and networks that :func:`shippable`
+    declares (the networks: the one mapping of method names to artifact keys)."""
+    keys = {art.key for art, _, _ in shippable(preset)}
+    nets = [p for p in params if isinstance(p, dict) and p and all(n in METHODS for n in p)]
+    return (
+        params[0] == scoring.EVALUATION_VERSION
+        and params[1] in keys
+        and all(set(d.values()) <= keys for d in nets)
+    )
+
+
+def current_shipped() -> set[str]:
+    """The shipped artifacts (``folder/key``) that the current code would use: a model that
+    :func:`shippable` declares for some preset, or an evaluation of such models
+    (:func:`evaluation_is_current`). Anything else in the manifest is stale."""
+    presets_ = [get_preset(name) for name in PRESETS]
+    models = {art.shipped_name for p in presets_ for art, _, _ in shippable(p)}
+    current = set()
+    for name in shipped_manifest():
+        if name in models:
+            current.add(name)
+        elif name.startswith("evaluations/"):
+            meta = json.loads((shipped_dir() / name / META).read_text())
+            if param_key(meta["params"]) == name.split("/")[1] and any(
+                evaluation_is_current(meta["params"], p) for p in presets_
+            ):
+                current.add(name)
+    return current
+
+
+def ready(preset: Preset, method: str) -> bool:
+    """Whether a learned method's network is made or shipped: using it trains nothing."""
+    art = network_artifact(preset, method)
+    shipped = art.shipped_name in shipped_manifest() and not retraining()
+    return shipped or _status_row(art.name, art.folder, art.key)["cached"]
 
 
 def network_artifact(preset: Preset, method: str) -> Artifact:
@@ -639,6 +778,7 @@ class TestSet:
     separators: dict[str, MaskSeparator]  # the learned methods' networks, by method name
     separator_keys: dict[str, str] = dataclasses.field(default_factory=dict)  # their artifacts
     soundfont: str = synth.DEFAULT_SOUNDFONT  # what played the test split
+    origin: str = "made on this machine"  # the scores' (:func:`origin`)
 
 
 def evaluation_artifact(
@@ -703,12 +843,21 @@ def evaluate_test_set(
         model_dir.name, [c.track for c in test_cases], names, seed, separator_keys, soundfont
     )
     t0 = time.perf_counter()
-    fresh = not (art.path / "runs.csv").is_file()
+    fresh = not (art.path / "runs.csv").is_file() and not art.restore()
     scores, runs = scoring.evaluate(test_cases, methods_, art.path, progress=progress)
     if fresh:
         art.made(time.perf_counter() - t0)
     return TestSet(
-        test_cases, model, model_dir, scores, runs, names, separators, separator_keys, soundfont
+        test_cases,
+        model,
+        model_dir,
+        scores,
+        runs,
+        names,
+        separators,
+        separator_keys,
+        soundfont,
+        origin(art),
     )
 
 
@@ -754,7 +903,7 @@ def _measured(test_set: TestSet, name: str, params: dict, compute) -> pd.DataFra
         ],
     )
     path = art.path / f"{name}.csv"
-    if path.is_file():
+    if path.is_file() or art.restore():
         return pd.read_csv(path)
     t0 = time.perf_counter()
     table = compute()
@@ -797,15 +946,19 @@ def status(preset: Preset) -> pd.DataFrame:
     table: cached or not, shipped or not, key, size on disk, how long it took to make."""
     ds = dataset_artifact(preset.data)
     chain = [ds, rendering_artifact(preset.data, UNSEEN_SOUNDFONT, "test")]
-    if preset.train.target == "openunmix":
-        chain.append(stage1_artifact(preset.unmix, ds.key, preset.data.sample_rate))
-    chain.append(autoencoder_artifact(preset))
-    chain += [separator_artifact(preset, mode) for mode in mixit.MODES]
     chain += [a for a in stemnet_artifact(preset).inputs if a.key != ds.key]
-    chain += [stemnet_artifact(preset), dictionaries_artifact(preset)]
+    trained = [art for art, _, _ in shippable(preset)]
+    if preset.train.target == "openunmix":
+        trained.append(stage1_artifact(preset.unmix, ds.key, preset.data.sample_rate))
+    chain += list({a.key: a for a in trained}.values())
+    variants = {
+        autoencoder_artifact(with_overrides(preset, f)).key: n
+        for n, f in AUTOENCODER_VARIANTS.items()
+    }
     rows = []
     for art in chain:
-        rows.append(_status_row(art.name + " (this preset)", art.folder, art.key))
+        label = f"{art.name} ({variants[art.key]})" if art.key in variants else art.name
+        rows.append(_status_row(label + " (this preset)", art.folder, art.key))
     listed = {(a.folder, a.key) for a in chain}
     for folder in ("embedded", "openunmix", "models", "separators", "evaluations"):
         root = data_dir() / folder

@@ -10,6 +10,7 @@ from latentsep.separation import methods, oracles  # noqa: E402,F401,I001
 from latentsep.separation import learned  # noqa: E402,F401,I001
 from latentsep.separation.base import (
     METHODS,
+    MODEL_FREE_METHOD,
     Method,
     Separation,
     describe,
@@ -21,13 +22,16 @@ from latentsep.separation.base import (
 )
 from latentsep.separation.streaming import preflight, separate_file
 
-#: The best method that needs no stems on the embedded test set (chapter 06): NMF grouped by
-#: pitch-invariant timbre. It needs no trained model, so ``latentsep separate`` starts at once.
-DEFAULT_METHOD = "nmf+harmonic"
+#: ``latentsep separate``'s default: the best method on unseen timbres (chapter 05; issue 22's
+#: test split) that needs no stems of the music it separates: the mixture's own NMF
+#: components grouped with the class dictionaries learned from rendered stems as a timbre
+#: prior (shipped for the cpu preset: nothing to train).
+DEFAULT_METHOD = "nmf+classes"
 
 __all__ = [
     "DEFAULT_METHOD",
     "METHODS",
+    "MODEL_FREE_METHOD",
     "Method",
     "Separation",
     "describe",

@@ -10,6 +10,7 @@ nussl's ``SeparationBase`` and EnCodec's name → builder table. :func:`separate
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,11 @@ CANCELLED_DB = -60.0
 #: (e.g. the cluster of each latent frame or NMF component) or None.
 Estimates = tuple[list[np.ndarray], "np.ndarray | None"]
 Run = Callable[..., Estimates]
+#: ``fit(sample, n_sources, **options) -> block_run``: a method fitted once, on a sample of a
+#: long input (:func:`blocks.fit_sample`); ``block_run(block)`` gives any block's sources in
+#: one fixed order, so every output holds the same instrument from start to end.
+BlockRun = Callable[[np.ndarray], list[np.ndarray]]
+Fit = Callable[..., BlockRun]
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class Method:
     # a learned method's network, as the pipeline names it ("mixit", "pit", "stemnet", ...):
     # methods that share one trained network share its name
     network: str | None = None
+    fit: Fit | None = None  # long inputs: fitted once (:func:`fits`), else block by block
 
     def limit(self, outputs: int | None = None) -> int:
         """The most sources this method gives (a learned one: its network's ``outputs``)."""
@@ -93,6 +100,55 @@ def register(
     return add
 
 
+def fits(name: str) -> Callable[[Fit], Fit]:
+    """Decorator: ``fit`` separates long inputs for the registered method ``name`` with one
+    fit on a sample of the whole input (see :data:`Fit`)."""
+
+    def add(fit: Fit) -> Fit:
+        METHODS[name] = dataclasses.replace(get_method(name), fit=fit)
+        return fit
+
+    return add
+
+
+def method_options(
+    rate: int,
+    model: Autoencoder | None = None,
+    seed: int = 0,
+    references: list[np.ndarray] | None = None,
+    separator=None,
+    ks: Sequence[int] = (2, 3, 4),
+    criterion: str = "silhouette",
+) -> dict:
+    """The keyword arguments every method's ``run`` (and ``fit``) receives."""
+    return dict(
+        rate=rate,
+        model=model,
+        seed=seed,
+        references=references,
+        separator=separator,
+        ks=tuple(ks),
+        criterion=criterion,
+    )
+
+
+def block_runner(
+    spec: Method,
+    read: Callable[[int, int], np.ndarray],
+    length: int,
+    rate: int,
+    n_sources: int | None,
+    options: dict,
+) -> tuple[blocks.RunBlock, bool]:
+    """How a long input's blocks are separated, and whether their sources come in one fixed
+    order: by one fit on a sample of the whole input when the method can be fitted, else
+    each block on its own."""
+    if spec.fit is None:
+        return (lambda b, n: spec.run(b, n, **options)[0]), False
+    run = spec.fit(blocks.fit_sample(read, length, rate), n_sources, **options)
+    return (lambda b, n: run(b)), True
+
+
 def get_method(name: str) -> Method:
     """The registered method ``name``; a clear error listing the choices otherwise."""
     if name not in METHODS:
@@ -121,7 +177,7 @@ def describe() -> str:
             n for n, f in (("model", m.needs_model), ("true sources", m.needs_references)) if f
         ]
         flag = f"[needs {', '.join(needs)}] " if needs else ""
-        flag += "[trains its network on first use] " if m.learned else ""
+        flag += "[its trained network: shipped, or trained on first use] " if m.learned else ""
         lines.append(f"{m.name:<{width}}  {flag}{m.description}")
     return "\n".join(lines)
 
@@ -141,10 +197,15 @@ class Separation:
         return len(self.sources)
 
 
+#: The API's default: the best method that needs neither a trained model nor a network, so
+#: a call with no arguments works anywhere (the command line's default is ``DEFAULT_METHOD``).
+MODEL_FREE_METHOD = "nmf+harmonic"
+
+
 def separate(
     audio: np.ndarray,
     model: Autoencoder | None = None,
-    method: str = "nmf+harmonic",
+    method: str = MODEL_FREE_METHOD,
     n_sources: int | None = None,
     *,
     rate: int | None = None,
@@ -199,28 +260,23 @@ def separate(
         rate = model.cfg.sample_rate
     if spec.needs_references:
         n_sources = len(references)
-    options = dict(
-        rate=rate,
-        model=model,
-        seed=seed,
-        references=references,
-        separator=separator,
-        ks=tuple(ks),
-        criterion=criterion,
-    )
+    options = method_options(rate, model, seed, references, separator, ks, criterion)
     block_seconds = blocks.block_seconds(rate, x.shape[0])
     if spec.needs_references or x.shape[1] <= block_seconds * rate:
         sources, labels = spec.run(x, n_sources, **options)
     else:  # long input: bounded memory, one block at a time (labels are per block: none)
+        read = lambda s, n: x[:, s : s + n]  # noqa: E731
+        run, ordered = block_runner(spec, read, x.shape[1], rate, n_sources, options)
         pieces = blocks.separate_in_blocks(
-            lambda s, n: x[:, s : s + n],
+            read,
             x.shape[1],
             rate,
-            lambda b, n: spec.run(b, n, **options)[0],
+            run,
             n_sources,
             blocks.rms(x),
             block_seconds=block_seconds,
             overlap_seconds=blocks.OVERLAP_SECONDS,
+            ordered=ordered,
         )
         sources = [np.concatenate(parts, axis=-1) for parts in zip(*pieces, strict=True)]
         labels = None

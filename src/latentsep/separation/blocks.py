@@ -1,11 +1,15 @@
 """Long inputs in bounded memory: separated in overlapping blocks, stitched consistently.
 
-Each block is separated on its own (the clustering fitted, the network run, per block), so
-the working memory is that of one block whatever the input's length. The number of sources
-is fixed by the first block that sounds (estimated there when not given). Each block's
-sources are put in the order that continues the previous block's — the permutation whose
-magnitude spectrograms agree best over the overlap — and cross-faded there with weights
-that add up to one, so sources that add up to the mixture in every block still do.
+A method that can be *fitted* (its templates, grouping and count learned once, on a sample of
+audio spread across the whole input: :func:`fit_sample`) separates every block with that one
+fit, so each output holds the same instrument from the first block to the last. Any other
+method separates each block on its own (the clustering fitted, the network run, per block);
+the number of sources is then fixed by the first block that sounds (estimated there when not
+given), and each block's sources are put in the order that continues the previous block's —
+the permutation whose magnitude spectrograms agree best over the overlap. Either way blocks
+are cross-faded over the overlap with weights that add up to one, so sources that add up to
+the mixture in every block still do, and the working memory is that of one block whatever
+the input's length.
 """
 
 from __future__ import annotations
@@ -29,6 +33,21 @@ SILENT_BLOCK_DB = -60.0
 
 #: ``run(block, n_sources) -> sources``: each ``(channels, samples)`` like the block.
 RunBlock = Callable[[np.ndarray, "int | None"], list[np.ndarray]]
+#: A fitted method gets this much audio (seconds), in :data:`FIT_CHUNKS` pieces spread evenly
+#: over the input: as much as a 35-s excerpt, which NMF's templates are learned from anyway.
+FIT_SECONDS = 40.0
+FIT_CHUNKS = 40
+
+
+def fit_sample(read: Callable[[int, int], np.ndarray], length: int, rate: int) -> np.ndarray:
+    """What a fitted method learns from: the whole input when it is short, else
+    :data:`FIT_CHUNKS` evenly spaced pieces of it, :data:`FIT_SECONDS` in all, end to end."""
+    total = int(FIT_SECONDS * rate)
+    if length <= total:
+        return read(0, length)
+    chunk = total // FIT_CHUNKS
+    starts = np.linspace(0, length - chunk, FIT_CHUNKS).astype(int)
+    return np.concatenate([read(int(s), chunk) for s in starts], axis=-1)
 
 
 def block_seconds(rate: int, channels: int) -> float:
@@ -73,11 +92,13 @@ def separate_in_blocks(
     *,
     block_seconds: float,
     overlap_seconds: float = OVERLAP_SECONDS,
+    ordered: bool = False,
 ) -> Iterator[list[np.ndarray]]:
     """Separate ``length`` samples read block by block with ``read(start, n)``; yields
     consecutive finished pieces of the sources (lists of ``(channels, samples)``) whose
     lengths add up to ``length``. ``level`` is the whole input's RMS (silent blocks are
-    judged against it)."""
+    judged against it). ``ordered``: ``run`` gives every block's sources in one fixed order
+    (a fitted method), so they are not reordered."""
     block = max(1, int(block_seconds * rate))
     overlap = min(int(round(overlap_seconds * rate)), block // 2)
     starts = block_starts(length, block, overlap)
@@ -101,14 +122,16 @@ def separate_in_blocks(
         pending_silent = []
         if sources is None:
             sources = [np.zeros_like(x) for _ in range(n)]
-        held, held_start = yield from _join(held, held_start, start, sources, n)
+        held, held_start = yield from _join(held, held_start, start, sources, n, ordered)
     if n is None:  # the whole input is silence
         raise ValueError("the input is silent: nothing to separate")
     if held is not None:
         yield held
 
 
-def _join(held, held_start: int, start: int, sources: list[np.ndarray], n: int):
+def _join(
+    held, held_start: int, start: int, sources: list[np.ndarray], n: int, ordered: bool = False
+):
     """Yield what of ``held`` comes before ``start``; return the new held part: ``sources``
     in the order that continues ``held``, cross-faded into it over the overlap."""
     if held is None:
@@ -119,7 +142,7 @@ def _join(held, held_start: int, start: int, sources: list[np.ndarray], n: int):
     tail = [h[..., cut:] for h in held]
     overlap = tail[0].shape[-1]
     head = [s[..., :overlap] for s in sources]
-    if any(rms(h) > 0 for h in head) and any(rms(t) > 0 for t in tail):
+    if not ordered and any(rms(h) > 0 for h in head) and any(rms(t) > 0 for t in tail):
         sim = _similarity(tail, head)  # (held, current)
         rows, cols = linear_sum_assignment(sim, maximize=True)
         # extra current sources join the held one they sound most like

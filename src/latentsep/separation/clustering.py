@@ -86,16 +86,34 @@ def silhouette_k(x: np.ndarray, ks=(2, 3, 4), seed: int = 0) -> int:
 def eigengap_k(x: np.ndarray, ks=(2, 3, 4), seed: int = 0) -> int:
     """The k after which the normalised graph Laplacian's eigenvalues jump most (von Luxburg
     2007): k well-separated groups give k eigenvalues near 0."""
-    from scipy.sparse.csgraph import laplacian
-
     step = max(1, -(-len(x) // 1500))
     fit = x[::step]
     graph = kneighbors_graph(fit, n_neighbors=min(10, len(fit) - 1), include_self=False)
-    graph = 0.5 * (graph + graph.T)
-    lap = laplacian(graph.toarray(), normed=True)
-    values = np.linalg.eigvalsh(lap)[: max(ks) + 1]
+    return affinity_eigengap_k(0.5 * (graph + graph.T).toarray(), ks)
+
+
+def affinity_eigengap_k(affinity: np.ndarray, ks=(2, 3, 4)) -> int:
+    """:func:`eigengap_k` on a given symmetric affinity matrix."""
+    from scipy.sparse.csgraph import laplacian
+
+    values = np.linalg.eigvalsh(laplacian(affinity, normed=True))[: max(ks) + 1]
     gaps = {k: values[k] - values[k - 1] for k in ks if k < len(values)}
     return max(gaps, key=gaps.get)
+
+
+def gaussian_affinity(x: np.ndarray) -> np.ndarray:
+    """exp(−d²/median d²) between the rows of ``x``: 1 for identical rows, the median pair
+    at 1/e, whatever the features' scale."""
+    d = ((x[:, None] - x[None]) ** 2).sum(-1)
+    return np.exp(-d / (np.median(d[d > 0]) + 1e-12)) if np.any(d > 0) else np.ones_like(d)
+
+
+def spectral_groups(affinity: np.ndarray, k: int | None, ks=(2, 3, 4), seed: int = 0) -> np.ndarray:
+    """Spectral clustering of a precomputed affinity into ``k`` groups (None: by eigengap)."""
+    k = k if k is not None else affinity_eigengap_k(affinity, [c for c in ks if c < len(affinity)])
+    return SpectralClustering(k, affinity="precomputed", random_state=seed, n_init=10).fit_predict(
+        affinity
+    )
 
 
 def choose_k(x: np.ndarray, ks=(2, 3, 4), criterion: str = "silhouette", seed: int = 0) -> int:

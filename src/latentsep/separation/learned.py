@@ -21,7 +21,7 @@ from latentsep.audio import resample
 from latentsep.models.separator import MaskSeparator
 from latentsep.models.stemnet import StemNet
 from latentsep.separation import clustering, nmf
-from latentsep.separation.base import Estimates, register
+from latentsep.separation.base import BlockRun, Estimates, Fit, fits, register
 
 #: Outputs this far below the loudest are silent (an inference choice: not in the model's key).
 FLOOR_DB = -20.0
@@ -83,16 +83,40 @@ def group(
         centres = np.stack([feats[idx][sub == g].mean(axis=0) for g in range(n)])
         for i in np.flatnonzero(labels < 0):  # silent outputs join the nearest source
             labels[i] = int(np.argmin(((centres - feats[i]) ** 2).sum(axis=1)))
-    # n > M: the groups past the outputs are silent
+    return by_label(outs, labels, n), labels
+
+
+def by_label(outs: np.ndarray, labels: np.ndarray, n: int) -> list[np.ndarray]:
+    """``n`` sources, source ``g`` the sum of the outputs labelled ``g`` (n > M: the groups
+    past the outputs are silent)."""
     zero = np.zeros_like(outs[0])
-    return [
-        outs[labels == g].sum(axis=0) if np.any(labels == g) else zero for g in range(n)
-    ], labels
+    return [outs[labels == g].sum(axis=0) if np.any(labels == g) else zero for g in range(n)]
+
+
+def fitted_classes(parts, floor_db: float) -> Fit:
+    """A class-output method fitted once on a long input's sample: which classes make which
+    source (and how many sources) is decided there, so each output is the same classes, the
+    same instrument, in every block. ``parts(separator, x, rate)`` gives the class outputs."""
+
+    def fit(sample, n_sources, *, rate, separator, ks=(2, 3, 4), **_) -> BlockRun:
+        _needs(separator)
+        sources, labels = group(parts(separator, sample, rate), n_sources, floor_db, ks)
+
+        def run(block: np.ndarray) -> list[np.ndarray]:
+            return by_label(parts(separator, block, rate), labels, len(sources))
+
+        return run
+
+    return fit
+
+
+def _needs(separator) -> None:
+    if separator is None:
+        raise ValueError("a learned method needs its trained separator (separator=...)")
 
 
 def _learned(x, n_sources, *, rate, separator, ks=(2, 3, 4), **_) -> Estimates:
-    if separator is None:
-        raise ValueError("a learned method needs its trained separator (separator=...)")
+    _needs(separator)
     return group(outputs(separator, x, rate), n_sources, FLOOR_DB, ks)
 
 
@@ -125,8 +149,7 @@ DC_FIT_BINS = 8000
 
 
 def _classmask(x, n_sources, *, rate, separator, ks=(2, 3, 4), **_) -> Estimates:
-    if separator is None:
-        raise ValueError("a learned method needs its trained separator (separator=...)")
+    _needs(separator)
     return group(outputs(separator, x, rate), n_sources, CLASS_FLOOR_DB, ks)
 
 
@@ -143,8 +166,7 @@ def embeddings(net: StemNet, x: np.ndarray, rate: int) -> tuple[np.ndarray, torc
 
 
 def _deepclustering(x, n_sources, *, rate, separator, seed=0, ks=(2, 3, 4), **_) -> Estimates:
-    if separator is None:
-        raise ValueError("a learned method needs its trained separator (separator=...)")
+    _needs(separator)
     from sklearn.cluster import KMeans
 
     cfg = separator.cfg
@@ -176,13 +198,18 @@ register(
     network="stemnet",
     tags=("stems",),
 )(_deepclustering)
+fits("classmask")(fitted_classes(outputs, CLASS_FLOOR_DB))
 
 
 def _supervisednmf(x, n_sources, *, rate, separator, ks=(2, 3, 4), **_) -> Estimates:
-    if separator is None:
-        raise ValueError("a learned method needs its trained separator (separator=...)")
-    parts = nmf.class_parts(resample(x, rate, nmf.DICT_RATE), separator)
-    return group(_at_rate(parts, x, rate, nmf.DICT_RATE), n_sources, NMF_CLASS_FLOOR_DB, ks)
+    _needs(separator)
+    return group(_dictionary_parts(separator, x, rate), n_sources, NMF_CLASS_FLOOR_DB, ks)
+
+
+def _dictionary_parts(dicts: nmf.ClassDictionaries, x: np.ndarray, rate: int) -> np.ndarray:
+    return _at_rate(
+        nmf.class_parts(resample(x, rate, nmf.DICT_RATE), dicts), x, rate, nmf.DICT_RATE
+    )
 
 
 register(
@@ -192,3 +219,36 @@ register(
     network="nmfdict",
     tags=("stems",),
 )(_supervisednmf)
+fits("supervisednmf")(fitted_classes(_dictionary_parts, NMF_CLASS_FLOOR_DB))
+
+
+def _class_affinity(dicts: nmf.ClassDictionaries, rate: int):
+    """Components alike in harmonic timbre *and* in which class dictionaries explain them."""
+
+    def affinity(mixture: np.ndarray, w: np.ndarray, h: np.ndarray) -> np.ndarray:
+        classes = clustering.gaussian_affinity(nmf.class_shares(w, rate, dicts))
+        return classes * clustering.gaussian_affinity(nmf.harmonic_timbre(w, rate))
+
+    return affinity
+
+
+def _nmf_classes(x, n_sources, *, rate, separator, seed=0, ks=(2, 3, 4), **_) -> Estimates:
+    _needs(separator)
+    affinity = _class_affinity(separator, rate)
+    return nmf.separate(x, n_sources, seed=seed, ks=ks, affinity=affinity)
+
+
+register(
+    "nmf+classes",
+    "the mixture's own KL-NMF components grouped by harmonic timbre and by the class "
+    "dictionaries learned from rendered stems",
+    learned=True,
+    network="nmfdict",
+    tags=("stems",),
+)(_nmf_classes)
+
+
+@fits("nmf+classes")
+def _nmf_classes_fit(sample, n_sources, *, rate, separator, seed=0, ks=(2, 3, 4), **_) -> BlockRun:
+    _needs(separator)
+    return nmf.fit(sample, n_sources, seed=seed, ks=ks, affinity=_class_affinity(separator, rate))

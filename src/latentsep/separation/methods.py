@@ -16,7 +16,7 @@ import numpy as np
 
 from latentsep.models.autoencoder import Autoencoder
 from latentsep.separation import clustering, latents, masks, nmf
-from latentsep.separation.base import METHODS, Estimates, Run, register
+from latentsep.separation.base import METHODS, BlockRun, Estimates, Run, fits, register
 
 DESCRIPTIONS = {
     "kmeans": "the study: K-Means on latent frames, each cluster decoded alone",
@@ -95,16 +95,29 @@ def _nmf(x, n_sources, *, seed=0, ks=(2, 3, 4), **_) -> Estimates:
     return nmf.separate(x, n_sources, seed=seed, ks=ks)
 
 
+@fits("nmf")
+def _nmf_fit(sample, n_sources, *, seed=0, ks=(2, 3, 4), **_) -> BlockRun:
+    return nmf.fit(sample, n_sources, seed=seed, ks=ks)
+
+
 @register(
     "nmf+harmonic",
     "KL-NMF components grouped by their harmonics' amplitudes (pitch-invariant timbre)",
     tags=("beyond",),
 )
 def _nmf_harmonic(x, n_sources, *, rate, seed=0, ks=(2, 3, 4), **_) -> Estimates:
-    def embed(mixture, w, h):
-        return nmf.harmonic_timbre(w, rate)
-
+    embed = partial(_harmonic_embedding, rate)
     return nmf.separate(x, n_sources, seed=seed, ks=ks, embed=embed, standardize=False)
+
+
+@fits("nmf+harmonic")
+def _nmf_harmonic_fit(sample, n_sources, *, rate, seed=0, ks=(2, 3, 4), **_) -> BlockRun:
+    embed = partial(_harmonic_embedding, rate)
+    return nmf.fit(sample, n_sources, seed=seed, ks=ks, embed=embed, standardize=False)
+
+
+def _harmonic_embedding(rate: int, mixture, w, h) -> np.ndarray:
+    return nmf.harmonic_timbre(w, rate)
 
 
 @register(

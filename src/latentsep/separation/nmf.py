@@ -82,17 +82,32 @@ def decompose(
     that many evenly spaced frames, then fit every frame's activations with the templates
     fixed: a 3-minute track costs a fifth of a full fit, and shorter ones are unchanged."""
     v = np.abs(stft(mixture)).mean(axis=0)
-    options = dict(beta_loss="kullback-leibler", solver="mu", max_iter=200, tol=1e-3)
-    nmf = NMF(n_components, init="nndsvda", random_state=seed, **options)
+    nmf = NMF(n_components, init="nndsvda", random_state=seed, **_KL)
     step = -(-v.shape[1] // MAX_FIT_FRAMES)
     if step == 1:
         return nmf.fit_transform(v), nmf.components_
     w = nmf.fit_transform(v[:, ::step])
-    start = np.full((v.shape[1], n_components), v.mean() / n_components + 1e-9)
-    h, _, _ = non_negative_factorization(
-        v.T, W=start, H=w.T, n_components=n_components, init="custom", update_H=False, **options
-    )
-    return w, h.T
+    return w, activations(v, w)
+
+
+_KL = dict(beta_loss="kullback-leibler", solver="mu", max_iter=200, tol=1e-3)
+
+
+def activations(v: np.ndarray, w: np.ndarray, tol: float = 1e-3) -> np.ndarray:
+    """KL-NMF activations ``(components, frames)`` of magnitudes ``v`` ``(freqs, frames)``
+    with the templates ``w`` ``(freqs, components)`` fixed (multiplicative updates from a
+    flat start)."""
+    with warnings.catch_warnings():  # a fixed count of updates is the method, not a failure
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        h, _, _ = non_negative_factorization(
+            v.T,
+            H=w.T,
+            n_components=w.shape[1],
+            init="custom",
+            update_H=False,
+            **{**_KL, "tol": tol},
+        )
+    return h.T
 
 
 def grouped_sources(
@@ -137,7 +152,29 @@ def latent_embeddings(model, mixture: np.ndarray, w: np.ndarray, h: np.ndarray) 
     return np.stack(rows)
 
 
-def separate(
+def group_components(
+    mixture: np.ndarray,
+    w: np.ndarray,
+    h: np.ndarray,
+    n_sources: int | None,
+    seed: int = 0,
+    ks=(2, 3, 4),
+    embed: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
+    standardize: bool = True,
+) -> np.ndarray:
+    """Each component's source label: components described by ``embed(mixture, w, h)``
+    (default: :func:`timbre` of the templates), standardised (unless the features share one
+    unit, as :func:`harmonic_timbre`'s log amplitudes do) and grouped by K-Means;
+    ``n_sources=None`` picks the number of groups by silhouette."""
+    feats = embed(mixture, w, h) if embed is not None else timbre(w)
+    if standardize:
+        feats = StandardScaler().fit_transform(feats)
+    if n_sources is None:
+        n_sources = clustering.choose_k(feats, [k for k in ks if k < w.shape[1]], seed=seed)
+    return KMeans(n_sources, n_init=4, random_state=seed).fit_predict(feats)
+
+
+def decompose_and_group(
     mixture: np.ndarray,
     n_sources: int | None,
     n_components: int = N_COMPONENTS,
@@ -145,19 +182,35 @@ def separate(
     ks=(2, 3, 4),
     embed: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
     standardize: bool = True,
-) -> tuple[list[np.ndarray], np.ndarray]:
-    """Sources and each NMF component's source label. Components are described by
-    ``embed(mixture, w, h)`` (default: :func:`timbre` of the templates), standardised
-    (unless the features share one unit, as :func:`harmonic_timbre`'s log amplitudes do)
-    and grouped by K-Means; ``n_sources=None`` picks the number of groups by silhouette."""
+    affinity: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The templates, activations and each component's source label of ``mixture``
+    (:func:`decompose`; grouped by :func:`group_components`, or with ``affinity(mixture,
+    w, h)``, a components × components affinity, by spectral clustering)."""
     w, h = decompose(mixture, n_components, seed)
-    feats = embed(mixture, w, h) if embed is not None else timbre(w)
-    if standardize:
-        feats = StandardScaler().fit_transform(feats)
-    if n_sources is None:
-        n_sources = clustering.choose_k(feats, [k for k in ks if k < n_components], seed=seed)
-    labels = KMeans(n_sources, n_init=4, random_state=seed).fit_predict(feats)
-    return grouped_sources(mixture, w, h, labels, n_sources), labels
+    if affinity is not None:
+        return w, h, clustering.spectral_groups(affinity(mixture, w, h), n_sources, ks, seed)
+    return w, h, group_components(mixture, w, h, n_sources, seed, ks, embed, standardize)
+
+
+def separate(mixture: np.ndarray, n_sources: int | None, **options) -> tuple[list, np.ndarray]:
+    """Sources and each NMF component's source label; ``options`` as for
+    :func:`decompose_and_group`."""
+    w, h, labels = decompose_and_group(mixture, n_sources, **options)
+    return grouped_sources(mixture, w, h, labels, int(labels.max()) + 1), labels
+
+
+def fit(sample: np.ndarray, n_sources: int | None, **options) -> Callable[[np.ndarray], list]:
+    """:func:`separate` fitted once on ``sample``, audio spread over a long input: the
+    templates and their grouping are learned there; each block then only fits its
+    activations, so every block's sources come in the same order."""
+    w, _, labels = decompose_and_group(sample, n_sources, **options)
+
+    def run(block: np.ndarray) -> list[np.ndarray]:
+        h = activations(np.abs(stft(block)).mean(axis=0), w)
+        return grouped_sources(block, w, h, labels, int(labels.max()) + 1)
+
+    return run
 
 
 def oracle_grouping(
@@ -240,26 +293,32 @@ def learn_dictionaries(
     return ClassDictionaries(np.concatenate(templates, axis=1), np.array(owner), tuple(classes))
 
 
+def class_shares(basis: np.ndarray, rate: int, dicts: ClassDictionaries) -> np.ndarray:
+    """How the class dictionaries explain each spectral template ``(freqs, components)`` of
+    an STFT at ``rate`` (:data:`~latentsep.spectral.N_FFT`): each template, on the
+    dictionaries' frequency grid, fitted with every class's atoms at once (KL, atoms fixed);
+    the log share of each class, ``(components, classes)``. A timbre prior learned from
+    rendered stems, for grouping a mixture's own templates."""
+    src = spectral.frequencies(spectral.N_FFT, rate)
+    dst = spectral.frequencies(DICT_N_FFT, DICT_RATE)
+    v = np.stack([np.interp(dst, src, c, right=0.0) for c in basis.T], axis=1) + 1e-9
+    a = activations(v.astype(dicts.templates.dtype), dicts.templates)
+    share = np.stack(
+        [
+            (dicts.templates[:, dicts.owner == c] @ a[dicts.owner == c]).sum(axis=0)
+            for c in range(len(dicts.classes))
+        ],
+        axis=1,
+    )
+    return np.log(share / share.sum(axis=1, keepdims=True) + 1e-3)
+
+
 def class_parts(mixture: np.ndarray, dicts: ClassDictionaries) -> np.ndarray:
     """The mixture ``(channels, samples)`` at :data:`DICT_RATE` shared among the classes by
     ratio masks of each class's part of the fit (activations fitted with the templates
     fixed): ``(classes, channels, samples)``, adding up to the mixture."""
     spec = stft(mixture, DICT_N_FFT, DICT_HOP)
-    v = np.abs(spec).mean(axis=0)
-    with warnings.catch_warnings():  # a fixed count of updates is the method, not a failure
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        h, _, _ = non_negative_factorization(
-            v.T,
-            H=dicts.templates.T,
-            n_components=dicts.templates.shape[1],
-            init="custom",
-            update_H=False,
-            beta_loss="kullback-leibler",
-            solver="mu",
-            max_iter=200,
-            tol=1e-4,
-        )
-    h = h.T
+    h = activations(np.abs(spec).mean(axis=0), dicts.templates, tol=1e-4)
     models = [
         dicts.templates[:, dicts.owner == c] @ h[dicts.owner == c]
         for c in range(len(dicts.classes))

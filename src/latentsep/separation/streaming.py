@@ -17,9 +17,12 @@ from latentsep import audio
 from latentsep.separation import blocks
 from latentsep.separation.base import (
     MIN_FRAMES,
+    MODEL_FREE_METHOD,
+    block_runner,
     check_not_cancelled,
     check_request,
     get_method,
+    method_options,
     network_outputs,
     resample_sources,
     separate,
@@ -30,7 +33,7 @@ def separate_file(
     path: str | Path,
     out: str | Path,
     model=None,
-    method: str = "nmf+harmonic",
+    method: str = MODEL_FREE_METHOD,
     n_sources: int | None = None,
     *,
     seed: int = 0,
@@ -47,29 +50,45 @@ def separate_file(
         ValueError: more sources than the method gives; a method without its model.
     """
     path, out = Path(path), Path(out)
-    if get_method(method).needs_model and model is None:
+    spec = get_method(method)
+    if spec.needs_model and model is None:
         raise ValueError(f"method {method!r} needs a trained autoencoder (model=...)")
     outputs = network_outputs(separator)
     hop_seconds = model.hop_length / model.cfg.sample_rate if model is not None else None
     info, level = preflight(path, out, method, n_sources, outputs=outputs, hop_seconds=hop_seconds)
     rate = info.samplerate
+    block_seconds = block_seconds or blocks.block_seconds(rate, info.channels)
 
-    def run(x: np.ndarray, n: int | None) -> list[np.ndarray]:
-        sep = separate(
-            x, model, method, n, rate=rate, seed=seed, separator=separator, name=str(path)
-        )
-        return [_fit(s, x.shape[-1], info.channels) for s in resample_sources(sep, rate)]
+    def read(start: int, n: int) -> np.ndarray:
+        return audio.read_block(path, start, n)
 
     start = time.perf_counter()
+    if spec.fit is not None and model is None and info.frames > block_seconds * rate:
+        # one fit on a sample of the whole file: the same instrument in each output throughout
+        options = method_options(rate, seed=seed, separator=separator)
+        separate_block, ordered = block_runner(spec, read, info.frames, rate, n_sources, options)
+    else:
+        ordered = False
+
+        def separate_block(x: np.ndarray, n: int | None) -> list[np.ndarray]:
+            sep = separate(
+                x, model, method, n, rate=rate, seed=seed, separator=separator, name=str(path)
+            )
+            return resample_sources(sep, rate)
+
+    def run(x: np.ndarray, n: int | None) -> list[np.ndarray]:
+        return [_fit(s, x.shape[-1], info.channels) for s in separate_block(x, n)]
+
     pieces = blocks.separate_in_blocks(
-        lambda s, n: audio.read_block(path, s, n),
+        read,
         info.frames,
         rate,
         run,
         n_sources,
         level,
-        block_seconds=block_seconds or blocks.block_seconds(rate, info.channels),
+        block_seconds=block_seconds,
         overlap_seconds=overlap_seconds,
+        ordered=ordered,
     )
     first = next(pieces)
     with audio.SourceWriter(out, len(first), rate, info.channels) as writer:

@@ -1,0 +1,179 @@
+"""Issue 24's probe: how NMF components are grouped, one idea at a time.
+
+Every test track is decomposed once (the default method's KL-NMF); each grouping is then a
+labelling of the same components, scored by its adjusted Rand index against the oracle
+grouping (each component to the true instrument it correlates with most) and by the median
+SI-SDRi of the sources it gives, with the true count. On the embedded test set and on the
+same pieces played by the unseen soundfont.
+
+    python benchmarks/probe_grouping.py --preset cpu [--tracks 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+from sklearn.cluster import KMeans, SpectralClustering
+from sklearn.metrics import adjusted_rand_score
+
+from latentsep import pipeline, spectral
+from latentsep.evaluation import metrics, scoring
+from latentsep.presets import get_preset
+from latentsep.separation import nmf
+
+SEED = 0
+
+
+def oracle_labels(case, w, h) -> np.ndarray:
+    comps = nmf.component_sources(case.mixture, w, h)
+    refs = list(case.references.values())
+    return np.array([np.argmax([np.dot(c.ravel(), r.ravel()) for r in refs]) for c in comps])
+
+
+def kmeans(feats: np.ndarray, k: int) -> np.ndarray:
+    return KMeans(k, n_init=4, random_state=SEED).fit_predict(feats)
+
+
+def spectral_clusters(affinity: np.ndarray, k: int) -> np.ndarray:
+    sc = SpectralClustering(k, affinity="precomputed", random_state=SEED, n_init=10)
+    return sc.fit_predict(affinity)
+
+
+def gaussian(feats: np.ndarray) -> np.ndarray:
+    d = ((feats[:, None] - feats[None]) ** 2).sum(-1)
+    return np.exp(-d / (np.median(d[d > 0]) + 1e-12))
+
+
+def envelope_features(h: np.ndarray) -> np.ndarray:
+    """How each component's activation moves in time: attack sharpness, decay, how often it
+    starts, how long it lasts (log scales, standardised)."""
+    rows = []
+    for a in h:
+        a = a / (a.max() + 1e-12)
+        d = np.diff(a, prepend=0.0)
+        rise = np.clip(d, 0, None)
+        fall = np.clip(-d, 0, None)
+        on = a > 0.1
+        starts = np.sum(on[1:] & ~on[:-1]) + on[0]
+        rows.append(
+            [
+                np.log(rise.max() + 1e-6),  # the sharpest attack
+                np.log(fall.sum() / (rise.sum() + 1e-9) + 1e-6),
+                np.log(fall.mean() / (fall.max() + 1e-9) + 1e-6),  # gradual vs abrupt decay
+                np.log(on.mean() + 1e-3),  # share of time sounding
+                np.log(starts + 1.0),
+            ]
+        )
+    f = np.array(rows)
+    return (f - f.mean(0)) / (f.std(0) + 1e-9)
+
+
+def coactivation(h: np.ndarray) -> np.ndarray:
+    """Correlation of log activations: components sounding at the same moments."""
+    x = np.log(h + 1e-3 * h.max())
+    x = (x - x.mean(1, keepdims=True)) / (x.std(1, keepdims=True) + 1e-9)
+    return np.clip(x @ x.T / x.shape[1], 0, None)
+
+
+def class_shares(w: np.ndarray, rate: int, dicts) -> np.ndarray:
+    """Each component's template explained by the class dictionaries learned from rendered
+    stems (KL, templates fixed): the log share of each class (issue 23's dictionaries as a
+    timbre prior; not model-free)."""
+    src = spectral.frequencies(spectral.N_FFT, rate)
+    dst = spectral.frequencies(nmf.DICT_N_FFT, nmf.DICT_RATE)
+    v = np.stack([np.interp(dst, src, c, right=0.0) for c in w.T], axis=1) + 1e-9
+    t = dicts.templates
+    a = np.full((t.shape[1], v.shape[1]), 1.0)
+    for _ in range(200):
+        a *= (t.T @ (v / (t @ a + 1e-12))) / (t.sum(0)[:, None] + 1e-12)
+    share = np.stack(
+        [(t[:, dicts.owner == c] @ a[dicts.owner == c]).sum(0) for c in range(len(dicts.classes))],
+        axis=1,
+    )
+    share /= share.sum(1, keepdims=True)
+    return np.log(share + 1e-3)
+
+
+def groupings(case, w, h, rate: int, dicts):
+    k = case.n_sources
+    harm = nmf.harmonic_timbre(w, rate)
+    mfcc = nmf.timbre(w)
+    mfcc = (mfcc - mfcc.mean(0)) / (mfcc.std(0) + 1e-9)
+    env = envelope_features(h)
+    f0 = np.log2(nmf.fundamentals(w, rate))
+    yield "harmonic timbre (default)", kmeans(harm, k)
+    yield "MFCC timbre", kmeans(mfcc, k)
+    yield "activation envelope", kmeans(env, k)
+    yield "harmonic + envelope", kmeans(np.hstack([harm / harm.std(), env]), k)
+    a_h = gaussian(harm)
+    a_c = coactivation(h)
+    a_e = gaussian(env)
+    yield "spectral: harmonic", spectral_clusters(a_h, k)
+    yield "spectral: harmonic × envelope", spectral_clusters(a_h * a_e, k)
+    yield "spectral: harmonic × (1 + coactivation)", spectral_clusters(a_h * (1 + a_c), k)
+    # pitch proximity: one instrument's notes lie within a range (a register)
+    a_p = np.exp(-((f0[:, None] - f0[None]) ** 2) / 2.0)
+    yield "spectral: harmonic × register", spectral_clusters(a_h * a_p, k)
+    yield "spectral: harmonic × envelope × register", spectral_clusters(a_h * a_e * a_p, k)
+    cls = class_shares(w, rate, dicts)
+    yield "class-dictionary shares (learned)", kmeans(cls, k)
+    yield "spectral: class shares × register (learned)", spectral_clusters(gaussian(cls) * a_p, k)
+    yield "spectral: class shares × harmonic (learned)", spectral_clusters(gaussian(cls) * a_h, k)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--preset", default="cpu")
+    parser.add_argument("--tracks", type=int, default=0)
+    parser.add_argument(
+        "--split",
+        choices=["test", "heldout"],
+        default="test",
+        help="heldout: the train pieces no dictionary or network learned from (to choose on)",
+    )
+    args = parser.parse_args()
+    base = get_preset(args.preset)
+    dicts = pipeline.dictionaries(base, progress=False)[0]
+    out = {}
+    if args.split == "heldout":
+        held = pipeline.tracks(base.data, "train", base.stemnet.holdout)
+        sets = [("held-out train pieces", held[: args.tracks or None])]
+    else:
+        sets = [
+            ("embedded", pipeline.tracks(base.data, "test", args.tracks or None)),
+            ("unseen", pipeline.unseen_tracks(base.data, args.tracks or None)),
+        ]
+    for label, tracks in sets:
+        cases = scoring.cases(tracks, base.model)
+        rows: dict[str, list] = {}
+        t0 = time.perf_counter()
+        for case in cases:
+            w, h = nmf.decompose(case.mixture, nmf.N_COMPONENTS, SEED)
+            truth = oracle_labels(case, w, h)
+            found = groupings(case, w, h, case.rate, dicts)
+            for name, labels in [("oracle", truth), *found]:
+                sources = nmf.grouped_sources(case.mixture, w, h, labels, case.n_sources)
+                scores = metrics.separation_scores(
+                    case.references, sources, case.mixture, case.rate, bss=False
+                )
+                r = rows.setdefault(name, [[], []])
+                r[0].append(adjusted_rand_score(truth, labels))
+                r[1].extend(s["SI-SDRi (dB)"] for s in scores)
+        table = {
+            name: {"ARI": round(float(np.mean(a)), 3), "SI-SDRi": round(float(np.median(s)), 2)}
+            for name, (a, s) in rows.items()
+        }
+        out[label] = table
+        print(f"{label} ({len(cases)} tracks, {time.perf_counter() - t0:.0f} s)")
+        for name, v in table.items():
+            share = v["SI-SDRi"] / table["oracle"]["SI-SDRi"]
+            print(f"  {name:45s} ARI {v['ARI']:+.3f}  SI-SDRi {v['SI-SDRi']:+.2f}  ({share:.0%})")
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

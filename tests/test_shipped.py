@@ -1,0 +1,160 @@
+"""Shipped artifacts (issues 23 and 25): every shipped file matches its checksum and a key
+the current code computes; every trained model of the pipeline is restored from shipped/
+instead of trained, a corrupted copy is refused and LATENTSEP_RETRAIN ignores them."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from latentsep import cli, pipeline
+from latentsep.book import build
+from latentsep.evaluation import scoring
+from latentsep.models import mixit, openunmix, stemnet, training
+from latentsep.paths import file_sha256
+from latentsep.presets import get_preset
+
+SMOKE = get_preset("smoke")
+
+
+def test_every_shipped_file_matches_its_checksum_and_the_code_computes_its_key():
+    manifest = pipeline.shipped_manifest()
+    current = pipeline.current_shipped()
+    for name, entry in manifest.items():
+        assert name in current, f"shipped/{name} is stale: no artifact of this code has that key"
+        for file, info in entry["files"].items():
+            path = pipeline.shipped_dir() / name / file
+            assert file_sha256(path) == info["sha256"], path
+        meta = json.loads((pipeline.shipped_dir() / name / pipeline.META).read_text())
+        assert meta["key"] == name.split("/")[1]
+
+
+def test_the_default_preset_ships_every_trained_model():
+    """A reader's `make book` trains nothing (issue 25): every trained artifact of the cpu
+    preset is in the manifest."""
+    shipped = pipeline.shipped_manifest()
+    missing = [
+        f"{art.name} ({art.shipped_name})"
+        for art, _, _ in pipeline.shippable(get_preset("cpu"))
+        if art.shipped_name not in shipped
+    ]
+    assert not missing, f"not shipped (latentsep ship --preset cpu): {missing}"
+
+
+@pytest.mark.parametrize("notebook", ["02_autoencoder_training", "03_latent_analysis"])
+def test_the_chapters_compare_the_shipped_autoencoders(notebook: str):
+    """The chapters' `variants` parameter (a literal, for papermill) names the shipped ones."""
+    nb = build.read_notebook(build._checkout() / "notebooks" / f"{notebook}.md")
+    (cell,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    tree = ast.parse(cell.source)
+    (value,) = [
+        n.value for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "variants"
+    ]
+    variants = ast.literal_eval(value)
+    assert variants.items() <= pipeline.AUTOENCODER_VARIANTS.items()
+
+
+def _no_training(*args, **kwargs):
+    raise AssertionError("trained although a shipped copy matches")
+
+
+def _autoencoder(preset):
+    return pipeline.autoencoders(preset, {"x": {}}, progress=False)["x"][2]
+
+
+def _stage1(preset):
+    train = pipeline.tracks(preset.data, "train")
+    key = pipeline.dataset_artifact(preset.data).key
+    cfg = preset.unmix
+    return pipeline.stage1(cfg, train, train[0].rate, key, progress=False).folder
+
+
+def _pit(preset):
+    return pipeline.separator(preset, "pit", progress=False)[2]
+
+
+def _stemnet(preset):
+    return pipeline.stemnet_model(preset, progress=False)[2]
+
+
+# the pipeline's function, the artifact's index in shippable(), the trainer it must not call
+MADE = {
+    "autoencoder": (_autoencoder, 0, (training, "fit")),
+    "stage 1": (_stage1, len(pipeline.AUTOENCODER_VARIANTS), (openunmix, "train_other")),
+    "separator (pit)": (_pit, len(pipeline.AUTOENCODER_VARIANTS) + 2, (mixit, "train")),
+    "stem-trained network": (_stemnet, len(pipeline.AUTOENCODER_VARIANTS) + 3, (stemnet, "train")),
+}
+
+
+@pytest.mark.parametrize("name", list(MADE))
+def test_a_shipped_artifact_is_used_instead_of_training(
+    name, data_root, tmp_path, monkeypatch: pytest.MonkeyPatch
+):
+    """Each smoke model shipped to a temporary shipped/ folder is restored into an empty
+    cache without training; a corrupted copy is refused; LATENTSEP_RETRAIN ignores it."""
+    make, index, (module, trainer) = MADE[name]
+    art, files, command = pipeline.shippable(SMOKE)[index]
+    assert art.name.startswith(name.split(" (")[0])
+    monkeypatch.setattr(pipeline, "shipped_dir", lambda: tmp_path / "shipped")
+    assert make(SMOKE) == art.path  # trained (smoke: seconds) into the cache
+    assert pipeline.origin(art) == "made on this machine"
+    pipeline.ship(art, files, command)
+    pipeline.forget(art)
+
+    monkeypatch.setattr(module, trainer, _no_training)
+    assert make(SMOKE) == art.path
+    assert all((art.path / f).is_file() for f in files)
+    assert pipeline.origin(art).startswith("shipped: made on ") and command in pipeline.origin(art)
+
+    pipeline.forget(art)
+    monkeypatch.setenv("LATENTSEP_RETRAIN", "1")
+    with pytest.raises(AssertionError, match="trained although"):
+        make(SMOKE)
+    monkeypatch.delenv("LATENTSEP_RETRAIN")
+
+    pipeline.forget(art)
+    (tmp_path / "shipped" / art.shipped_name / files[0]).write_bytes(b"corrupt")
+    with pytest.raises(ValueError, match="does not match its checksum"):
+        make(SMOKE)
+
+
+def test_evaluate_leaves_out_learned_methods_that_would_train(
+    data_root, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """`latentsep evaluate`'s default list trains nothing unasked: a learned method is in it
+    only once its network is made or shipped."""
+    monkeypatch.setattr(pipeline, "shipped_dir", lambda: tmp_path / "shipped")
+    fresh = get_preset("smoke", {"separator.steps": 3})  # a key no other test has made
+    assert "pit" not in cli.default_evaluation_methods(fresh)
+    assert "nmf+harmonic" in cli.default_evaluation_methods(fresh)
+    pipeline.separator(fresh, "pit", progress=False)
+    assert "pit" in cli.default_evaluation_methods(fresh)
+
+
+def test_a_shipped_evaluation_is_used_instead_of_scoring(
+    data_root, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """An evaluation table made with shipped models is shipped and restored: nothing is
+    scored again; one made with a model that is not declared is not shippable."""
+    monkeypatch.setattr(pipeline, "shipped_dir", lambda: tmp_path / "shipped")
+    first = pipeline.evaluate_test_set(SMOKE, ["nmf"], n_tracks=1, progress=False)
+    tables = pipeline.shippable_evaluations(SMOKE)
+    (art,) = [a for a, _, _ in tables if a.params[3] == [*scoring.REFERENCES, "nmf"]]
+    assert pipeline.evaluation_is_current(art.params, SMOKE)
+    assert not pipeline.evaluation_is_current([art.params[0], "0000000000", *art.params[2:]], SMOKE)
+    for a, files, command in tables:
+        pipeline.ship(a, files, command)
+    assert art.shipped_name in pipeline.current_shipped()
+    pipeline.forget(art)
+
+    def no_scoring(*args, **kwargs):
+        raise AssertionError("scored although a shipped table matches")
+
+    monkeypatch.setattr(scoring.metrics, "separation_scores", no_scoring)
+    again = pipeline.evaluate_test_set(SMOKE, ["nmf"], n_tracks=1, progress=False)
+    pd.testing.assert_frame_equal(again.scores, first.scores)
+    assert pipeline.origin(art).startswith("shipped")
