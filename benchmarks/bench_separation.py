@@ -49,7 +49,7 @@ def main() -> dict:
     accuracy = scoring.count_accuracy(pipeline.source_counts(test, scoring.WITHOUT_STEMS))
     right = accuracy["right (%)"].drop("always the most common count").to_dict()
     best_rule = max(right, key=right.get)
-    speed = pipeline.method_speed(test, scoring.BEYOND_METHODS, args.seconds)
+    speed = pipeline.method_speed(test, scoring.WITHOUT_STEMS, args.seconds)
     t_stft = stft_round_trip(scoring.long_excerpt(test.cases, args.seconds))
 
     case = test.cases[0]
