@@ -16,13 +16,13 @@ import json
 import time
 
 import numpy as np
-from sklearn.cluster import KMeans, SpectralClustering
+from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
 from latentsep import pipeline, spectral
 from latentsep.evaluation import metrics, scoring
 from latentsep.presets import get_preset
-from latentsep.separation import nmf
+from latentsep.separation import clustering, nmf
 
 SEED = 0
 
@@ -38,13 +38,7 @@ def kmeans(feats: np.ndarray, k: int) -> np.ndarray:
 
 
 def spectral_clusters(affinity: np.ndarray, k: int) -> np.ndarray:
-    sc = SpectralClustering(k, affinity="precomputed", random_state=SEED, n_init=10)
-    return sc.fit_predict(affinity)
-
-
-def gaussian(feats: np.ndarray) -> np.ndarray:
-    d = ((feats[:, None] - feats[None]) ** 2).sum(-1)
-    return np.exp(-d / (np.median(d[d > 0]) + 1e-12))
+    return clustering.spectral_groups(affinity, k, seed=SEED)
 
 
 def envelope_features(h: np.ndarray) -> np.ndarray:
@@ -79,7 +73,9 @@ def coactivation(h: np.ndarray) -> np.ndarray:
 
 
 def class_shares(w: np.ndarray, rate: int, dicts) -> np.ndarray:
-    """Each component's template explained by the class dictionaries learned from rendered
+    """The probe's own fit, the one its numbers were measured with: 200 multiplicative
+    updates from ones (``nmf.class_shares``, the method's, stops at sklearn's tolerance).
+    Each component's template explained by the class dictionaries learned from rendered
     stems (KL, templates fixed): the log share of each class (issue 23's dictionaries as a
     timbre prior; not model-free)."""
     src = spectral.frequencies(spectral.N_FFT, rate)
@@ -108,9 +104,9 @@ def groupings(case, w, h, rate: int, dicts):
     yield "MFCC timbre", kmeans(mfcc, k)
     yield "activation envelope", kmeans(env, k)
     yield "harmonic + envelope", kmeans(np.hstack([harm / harm.std(), env]), k)
-    a_h = gaussian(harm)
+    a_h = clustering.gaussian_affinity(harm)
     a_c = coactivation(h)
-    a_e = gaussian(env)
+    a_e = clustering.gaussian_affinity(env)
     yield "spectral: harmonic", spectral_clusters(a_h, k)
     yield "spectral: harmonic × envelope", spectral_clusters(a_h * a_e, k)
     yield "spectral: harmonic × (1 + coactivation)", spectral_clusters(a_h * (1 + a_c), k)
@@ -120,8 +116,14 @@ def groupings(case, w, h, rate: int, dicts):
     yield "spectral: harmonic × envelope × register", spectral_clusters(a_h * a_e * a_p, k)
     cls = class_shares(w, rate, dicts)
     yield "class-dictionary shares (learned)", kmeans(cls, k)
-    yield "spectral: class shares × register (learned)", spectral_clusters(gaussian(cls) * a_p, k)
-    yield "spectral: class shares × harmonic (learned)", spectral_clusters(gaussian(cls) * a_h, k)
+    yield (
+        "spectral: class shares × register (learned)",
+        spectral_clusters(clustering.gaussian_affinity(cls) * a_p, k),
+    )
+    yield (
+        "spectral: class shares × harmonic (learned)",
+        spectral_clusters(clustering.gaussian_affinity(cls) * a_h, k),
+    )
 
 
 def main() -> int:
