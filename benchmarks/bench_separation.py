@@ -29,7 +29,6 @@ from latentsep.evaluation import metrics, scoring
 from latentsep.presets import get_preset
 
 TARGETS = scoring.TARGETS
-EVALUATED = scoring.WITHOUT_STEMS + scoring.SUPERVISED
 
 
 def main() -> dict:
@@ -38,18 +37,21 @@ def main() -> dict:
     parser.add_argument("--seconds", type=float, default=180.0)
     args = parser.parse_args()
     base = get_preset(args.preset)
-    test = pipeline.evaluate_test_set(base, EVALUATED, nmf_ceiling=True, progress=False)
+    blind = pipeline.blind_methods(base)
+    test = pipeline.evaluate_test_set(
+        base, blind + scoring.SUPERVISED, nmf_ceiling=True, progress=False
+    )
     med = scoring.median_by_method(test.scores)
-    best = med[scoring.WITHOUT_STEMS].idxmax()
-    unseen = unseen_medians(base)
+    best = med[blind].idxmax()
+    unseen = unseen_medians(base, blind)
     song = song_seconds(test, base)
 
     # counting rules that need no stems (the supervised twin's outputs are not one of them),
     # and the speed: measured once, shared with chapter 06
-    accuracy = scoring.count_accuracy(pipeline.source_counts(test, scoring.WITHOUT_STEMS))
+    accuracy = scoring.count_accuracy(pipeline.source_counts(test, blind))
     right = accuracy["right (%)"].drop("always the most common count").to_dict()
     best_rule = max(right, key=right.get)
-    speed = pipeline.method_speed(test, scoring.WITHOUT_STEMS, args.seconds)
+    speed = pipeline.method_speed(test, blind, args.seconds)
     t_stft = stft_round_trip(scoring.long_excerpt(test.cases, args.seconds))
 
     case = test.cases[0]
@@ -98,7 +100,7 @@ def main() -> dict:
         },
     }
     if unseen:
-        best_unseen = max(scoring.WITHOUT_STEMS, key=lambda m: unseen.get(m, -np.inf))
+        best_unseen = max(blind, key=lambda m: unseen.get(m, -np.inf))
         result["best on unseen timbres"] = best_unseen
         result["targets"]["unseen timbres: median SI-SDRi (dB)"] = [
             unseen[best_unseen],
@@ -113,14 +115,18 @@ def main() -> dict:
     return report(f"separation-{args.preset}", result)
 
 
-def unseen_medians(base) -> dict[str, float]:
+def unseen_medians(base, blind: list[str]) -> dict[str, float]:
     """Every method's median on the test pieces played by the unseen soundfont (empty when
     that soundfont is not installed)."""
     if not synth.soundfont_available(pipeline.UNSEEN_SOUNDFONT):
         print(f"note: {pipeline.UNSEEN_SOUNDFONT} is not installed: no unseen-timbre numbers")
         return {}
     test = pipeline.evaluate_test_set(
-        base, EVALUATED, nmf_ceiling=True, progress=False, soundfont=pipeline.UNSEEN_SOUNDFONT
+        base,
+        blind + scoring.SUPERVISED,
+        nmf_ceiling=True,
+        progress=False,
+        soundfont=pipeline.UNSEEN_SOUNDFONT,
     )
     return {m: round(float(v), 2) for m, v in scoring.median_by_method(test.scores).items()}
 

@@ -293,7 +293,7 @@ def test_memory_stays_flat_in_the_inputs_length(tmp_path: Path, monkeypatch):
     assert peaks[48] < 1.25 * peaks[12], peaks
 
 
-@pytest.mark.parametrize("method", ["nmf", "nmf+harmonic"])
+@pytest.mark.parametrize("method", ["nmf", "nmf+harmonic", "nmf+streams"])
 def test_a_long_input_keeps_each_instrument_in_one_output(tmp_path: Path, method: str, monkeypatch):
     """Issue 24: a 4-s piece looped six times and separated in 5-s blocks. The method is
     fitted once, on a sample of the whole file, so each output holds the same sound in every

@@ -287,3 +287,22 @@ def test_audio_player_of_silence_is_playable():
         warnings.simplefilter("error")  # no division by zero on a silent clip
         html = plots.audio_player(np.zeros((1, RATE), np.float32), RATE, "rest").data
     assert "<audio" in html and "rest" in html
+
+
+def test_stream_constraints_link_a_melody_and_part_what_sounds_together():
+    """`nmf+streams`' soft links: notes that follow each other closely in pitch are linked
+    (succession), components that always sound together are kept apart (overlap)."""
+    t = 40
+    h = np.zeros((3, t))
+    h[0, :10] = 1.0  # a note ...
+    h[1, 10:20] = 1.0  # ... followed by the next one, a tone higher
+    h[2, :20] = 1.0  # a drone under both
+    f0 = np.log2([220.0, 247.0, 110.0])
+    o = nmf.overlap(h)
+    assert np.allclose(np.diag(o), 1.0) and o[0, 1] == pytest.approx(0.0)
+    assert o[0, 2] == pytest.approx(1.0)  # the first note sounds only within the drone
+    s = nmf.succession(h, f0)
+    assert s[0, 1] == pytest.approx(1.0) and s[1, 0] == pytest.approx(1.0)
+    assert s[0, 2] == 0.0 and s[1, 2] == 0.0  # an octave and more away: no link
+    far = nmf.succession(h, np.log2([220.0, 880.0, 110.0]))
+    assert far[0, 1] == 0.0  # two octaves apart: not one line

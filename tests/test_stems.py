@@ -102,7 +102,9 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
         assert torch.allclose(loaded(x), whole.eval()(x), atol=1e-3)
 
 
-@pytest.mark.parametrize("method", ["classmask", "deepclustering", "supervisednmf", "nmf+classes"])
+@pytest.mark.parametrize(
+    "method", ["classmask", "deepclustering", "supervisednmf", "nmf+classes", "nmf+classmask"]
+)
 def test_the_stem_learned_methods_share_the_mixture(method: str):
     rate = 22050
     x = tone(2.0, rate, 220, True, 0) + tone(2.0, rate, 330, False, 1)
@@ -176,3 +178,38 @@ def test_learned_class_outputs_are_grouped_to_the_count_asked():
     sources, _ = learned.group(outs, None, learned.CLASS_FLOOR_DB, ks=(2, 3, 4))
     assert len(sources) == 3
     assert np.allclose(sum(sources), outs.sum(0), atol=1e-5)
+
+
+def test_masks_only_training_skips_the_embedding_head_and_leaves_deepclustering_out(tmp_path):
+    """A preset that trains without the deep-clustering head (the cpu preset): its loss has
+    no ``dc`` term, and ``deepclustering`` is refused before any training, with the reason."""
+    import dataclasses
+
+    cfg = dataclasses.replace(SMOKE.stemnet, dc_weight=0.0, steps=2)
+    _, history = stemnet.train(cfg, parts(), tmp_path, progress=False)
+    assert "dc" not in history[-1] and history[-1]["loss"] == history[-1]["mask"]
+    preset = dataclasses.replace(SMOKE, stemnet=cfg)
+    reason = pipeline.missing(preset, "deepclustering")
+    assert reason and "dc_weight" in reason
+    assert pipeline.missing(preset, "classmask") is None
+    assert pipeline.missing(SMOKE, "deepclustering") is None
+    assert "deepclustering" not in pipeline.blind_methods(preset)
+    assert "deepclustering" in pipeline.blind_methods(SMOKE)
+    assert not pipeline.ready(preset, "deepclustering")
+    with pytest.raises(ValueError, match="dc_weight"):
+        pipeline.network(preset, "deepclustering", progress=False)
+    with pytest.raises(ValueError, match="dc_weight"):
+        x = tone(1.0, 16000, 220, True, 0)
+        separation.separate(
+            x, None, "deepclustering", 2, rate=16000, separator=stemnet.StemNet(cfg).eval()
+        )
+
+
+def test_network_shares_are_each_components_log_share_of_the_class_outputs():
+    """`nmf+classmask`'s second feature: each component's energy split over the class
+    outputs (which add up to the component), as log shares."""
+    net = stemnet.StemNet(SMOKE.stemnet).eval()
+    comps = [tone(1.0, 16000, 110 * (i + 1), i == 0, i) for i in range(3)]
+    shares = learned.network_shares(net, comps, 16000)
+    assert shares.shape == (3, len(OTHER_CLASSES))
+    np.testing.assert_allclose(np.exp(shares).sum(axis=1), 1 + len(OTHER_CLASSES) * 1e-3, rtol=1e-4)

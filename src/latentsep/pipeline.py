@@ -65,7 +65,7 @@ from latentsep.presets import (
     get_preset,
     with_overrides,
 )
-from latentsep.separation import METHODS, get_method, nmf
+from latentsep.separation import METHODS, get_method, learned, nmf
 
 META = "artifact.json"
 
@@ -737,8 +737,23 @@ def current_shipped() -> set[str]:
     return current
 
 
+def missing(preset: Preset, method: str) -> str | None:
+    """Why ``method`` cannot run with ``preset``'s networks (None: it can)."""
+    if get_method(method).network == "stemnet":
+        return learned.missing_head(method, preset.stemnet)
+    return None
+
+
+def blind_methods(preset: Preset) -> list[str]:
+    """The methods that use no stems of the music they separate (``scoring.WITHOUT_STEMS``)
+    that ``preset``'s networks can run."""
+    return [m for m in scoring.WITHOUT_STEMS if not missing(preset, m)]
+
+
 def ready(preset: Preset, method: str) -> bool:
     """Whether a learned method's network is made or shipped: using it trains nothing."""
+    if missing(preset, method):
+        return False
     art = network_artifact(preset, method)
     shipped = art.shipped_name in shipped_manifest() and not retraining()
     return shipped or _status_row(art.name, art.folder, art.key)["cached"]
@@ -756,6 +771,8 @@ def network_artifact(preset: Preset, method: str) -> Artifact:
 
 def network(preset: Preset, method: str, progress: bool = True):
     """``(network, history, folder)`` of a learned method: trained the first time."""
+    if reason := missing(preset, method):
+        raise ValueError(reason)  # before minutes of training
     kind = get_method(method).network
     if kind == "stemnet":
         return stemnet_model(preset, progress)
@@ -835,9 +852,9 @@ def evaluate_test_set(
     ]
     test_cases = scoring.cases(test_tracks, model.cfg)
     names = [*scoring.REFERENCES, *([scoring.NMF_CEILING] if nmf_ceiling else []), *methods]
-    learned = [n for n in names if get_method(n).learned]
-    separators = {n: network(base, n, progress)[0] for n in learned}
-    separator_keys = {n: network_artifact(base, n).key for n in learned}
+    trained = [n for n in names if get_method(n).learned]
+    separators = {n: network(base, n, progress)[0] for n in trained}
+    separator_keys = {n: network_artifact(base, n).key for n in trained}
     methods_ = scoring.methods_for(names, model, seed=seed, separators=separators)
     art = evaluation_artifact(
         model_dir.name, [c.track for c in test_cases], names, seed, separator_keys, soundfont

@@ -188,9 +188,13 @@ def losses(net: StemNet, mix: torch.Tensor, refs: torch.Tensor) -> dict[str, tor
     target = (
         net.stft(refs.reshape(-1, refs.shape[-1])).abs().reshape(*refs.shape[:2], *spec.shape[1:])
     )
-    masks, emb = net.heads(spec)
-    parts = {"mask": mask_loss(masks, spec, target), "dc": dc_loss(emb, spec, target)}
-    parts["loss"] = parts["mask"] + net.cfg.dc_weight * parts["dc"]
+    train_dc = net.cfg.dc_weight > 0  # the embedding head costs ~half a step's time
+    masks, emb = net.heads(spec, embed=train_dc)
+    parts = {"mask": mask_loss(masks, spec, target)}
+    parts["loss"] = parts["mask"]
+    if train_dc:
+        parts["dc"] = dc_loss(emb, spec, target)
+        parts["loss"] = parts["loss"] + net.cfg.dc_weight * parts["dc"]
     return parts
 
 

@@ -24,9 +24,9 @@ from latentsep.separation.streaming import preflight, separate_file
 
 #: ``latentsep separate``'s default: the best method on unseen timbres (chapter 05; issue 22's
 #: test split) that needs no stems of the music it separates: the mixture's own NMF
-#: components grouped with the class dictionaries learned from rendered stems as a timbre
-#: prior (shipped for the cpu preset: nothing to train).
-DEFAULT_METHOD = "nmf+classes"
+#: components grouped with the class outputs of the network learned from rendered stems as
+#: a timbre prior (shipped for the cpu preset: nothing to train).
+DEFAULT_METHOD = "nmf+classmask"
 
 __all__ = [
     "DEFAULT_METHOD",

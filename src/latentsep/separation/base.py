@@ -199,7 +199,7 @@ class Separation:
 
 #: The API's default: the best method that needs neither a trained model nor a network, so
 #: a call with no arguments works anywhere (the command line's default is ``DEFAULT_METHOD``).
-MODEL_FREE_METHOD = "nmf+harmonic"
+MODEL_FREE_METHOD = "nmf+streams"
 
 
 def separate(

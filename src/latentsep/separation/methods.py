@@ -121,6 +121,25 @@ def _harmonic_embedding(rate: int, mixture, w, h) -> np.ndarray:
 
 
 @register(
+    "nmf+streams",
+    "KL-NMF components grouped by harmonic timbre with soft cannot-links (sounding together) "
+    "and must-links (one note following another), no model",
+    tags=("beyond",),
+)
+def _nmf_streams(x, n_sources, *, rate, seed=0, ks=(2, 3, 4), **_) -> Estimates:
+    return nmf.separate(x, n_sources, seed=seed, ks=ks, affinity=partial(_streams, rate))
+
+
+@fits("nmf+streams")
+def _nmf_streams_fit(sample, n_sources, *, rate, seed=0, ks=(2, 3, 4), **_) -> BlockRun:
+    return nmf.fit(sample, n_sources, seed=seed, ks=ks, affinity=partial(_streams, rate))
+
+
+def _streams(rate: int, mixture, w, h) -> np.ndarray:
+    return nmf.stream_affinity(w, h, rate)
+
+
+@register(
     "nmf+latent",
     "KL-NMF components grouped by the autoencoder's latents of their sounds",
     needs_model=True,

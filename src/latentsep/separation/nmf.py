@@ -152,6 +152,37 @@ def latent_embeddings(model, mixture: np.ndarray, w: np.ndarray, h: np.ndarray) 
     return np.stack(rows)
 
 
+def overlap(h: np.ndarray) -> np.ndarray:
+    """How much two components sound at the same time: the shared part of their
+    max-normalised activations over the smaller one's (1: one sounds only within the other)."""
+    a = h / (h.max(axis=1, keepdims=True) + 1e-12)
+    shared = np.minimum(a[:, None], a[None]).sum(-1)
+    return shared / (np.minimum(a.sum(1)[:, None], a.sum(1)[None]) + 1e-12)
+
+
+def succession(h: np.ndarray, f0: np.ndarray, frames: int = 3, semitones: float = 5.0):
+    """How often one component starts as another within ``semitones`` of it stops (a line
+    moving from note to note), both ways, scaled to 0–1 (multi-pitch streaming's continuity,
+    Duan, Han & Pardo 2014); ``f0`` in octaves (log2 Hz)."""
+    a = h / (h.max(axis=1, keepdims=True) + 1e-12)
+    d = np.diff(a, axis=1, prepend=0.0)
+    on, off = np.clip(d, 0, None), np.clip(-d, 0, None)
+    kernel = np.ones(2 * frames + 1)
+    near_on = np.stack([np.convolve(o, kernel, "same") for o in on])  # onsets within ±frames
+    s = off @ near_on.T / (np.sqrt(off.sum(1)[:, None] * on.sum(1)[None]) + 1e-12)
+    s = np.clip(s + s.T, 0, None)
+    s /= s.max() + 1e-12
+    return s * (np.abs(12 * (f0[:, None] - f0[None])) <= semitones)
+
+
+def stream_affinity(w: np.ndarray, h: np.ndarray, rate: int) -> np.ndarray:
+    """Components alike in harmonic timbre, seldom sounding together (a soft cannot-link)
+    and following each other in pitch and time (a soft must-link)."""
+    f0 = np.log2(fundamentals(w, rate))
+    timbre_ = clustering.gaussian_affinity(harmonic_timbre(w, rate))
+    return timbre_ * (1 - overlap(h)) * (1 + succession(h, f0))
+
+
 def group_components(
     mixture: np.ndarray,
     w: np.ndarray,
