@@ -270,9 +270,16 @@ def _nmf_classes_fit(sample, n_sources, *, rate, separator, seed=0, ks=(2, 3, 4)
 def network_shares(net: StemNet, components: list[np.ndarray], rate: int) -> np.ndarray:
     """Each NMF component's sound (``(channels, samples)``) given to the network: the log
     share of its energy in each class output, ``(components, classes)``."""
-    mono = np.stack([c.mean(axis=0) for c in components])  # the components as one batch
-    out = outputs(net, mono, rate)  # (classes, components, samples)
-    energy = np.sum(np.asarray(out, np.float64) ** 2, axis=-1).T
+    # one component at a time: as one batch, 24 components of a 3-minute track took 24 GB
+    energy = np.stack(
+        [
+            np.sum(
+                np.asarray(outputs(net, c.mean(axis=0, keepdims=True), rate), np.float64) ** 2,
+                axis=(1, 2),
+            )
+            for c in components
+        ]
+    )
     return np.log(energy / (energy.sum(axis=1, keepdims=True) + 1e-12) + 1e-3)
 
 
