@@ -22,11 +22,11 @@ from latentsep.separation.base import (
 )
 from latentsep.separation.streaming import preflight, separate_file
 
-#: ``latentsep separate``'s default: the best method on unseen timbres (chapter 05; issue 22's
-#: test split) that needs no stems of the music it separates: the mixture's own NMF
-#: components grouped with the class outputs of the network learned from rendered stems as
-#: a timbre prior (shipped for the cpu preset: nothing to train).
-DEFAULT_METHOD = "nmf+classmask"
+#: ``latentsep separate``'s default: the mixture's own NMF components grouped with the class
+#: dictionaries learned from rendered stems as a timbre prior (shipped for the cpu preset:
+#: nothing to train). ``nmf+classmask`` separates better (chapter 05) but took 132 s for a
+#: 3-minute 44.1 kHz stereo song (target ≤ 30 s; this one: 11.7 s), so it is not the default.
+DEFAULT_METHOD = "nmf+classes"
 
 __all__ = [
     "DEFAULT_METHOD",
