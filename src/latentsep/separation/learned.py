@@ -235,36 +235,37 @@ register(
 fits("supervisednmf")(fitted_classes(_dictionary_parts, NMF_CLASS_FLOOR_DB))
 
 
-def _class_affinity(dicts: nmf.ClassDictionaries, rate: int):
-    """Components alike in harmonic timbre *and* in which class dictionaries explain them."""
+def _grouped_by_classes(name: str, description: str, network: str, shares) -> None:
+    """Register a method that groups the mixture's own NMF components by spectral
+    clustering of harmonic-timbre affinity × class affinity, the class features of each
+    component being ``shares(separator, mixture, w, h, rate)``; fitted once per file."""
 
-    def affinity(mixture: np.ndarray, w: np.ndarray, h: np.ndarray) -> np.ndarray:
-        classes = clustering.gaussian_affinity(nmf.class_shares(w, rate, dicts))
-        return classes * clustering.gaussian_affinity(nmf.harmonic_timbre(w, rate))
+    def affinity(separator, rate: int):
+        def run(mixture: np.ndarray, w: np.ndarray, h: np.ndarray) -> np.ndarray:
+            classes = clustering.gaussian_affinity(shares(separator, mixture, w, h, rate))
+            return classes * clustering.gaussian_affinity(nmf.harmonic_timbre(w, rate))
 
-    return affinity
+        return run
+
+    def method(x, n_sources, *, rate, separator, seed=0, ks=(2, 3, 4), **_) -> Estimates:
+        _needs(separator)
+        return nmf.separate(x, n_sources, seed=seed, ks=ks, affinity=affinity(separator, rate))
+
+    def fit(sample, n_sources, *, rate, separator, seed=0, ks=(2, 3, 4), **_) -> BlockRun:
+        _needs(separator)
+        return nmf.fit(sample, n_sources, seed=seed, ks=ks, affinity=affinity(separator, rate))
+
+    register(name, description, learned=True, network=network, tags=("stems",))(method)
+    fits(name)(fit)
 
 
-def _nmf_classes(x, n_sources, *, rate, separator, seed=0, ks=(2, 3, 4), **_) -> Estimates:
-    _needs(separator)
-    affinity = _class_affinity(separator, rate)
-    return nmf.separate(x, n_sources, seed=seed, ks=ks, affinity=affinity)
-
-
-register(
+_grouped_by_classes(
     "nmf+classes",
     "the mixture's own KL-NMF components grouped by harmonic timbre and by the class "
     "dictionaries learned from rendered stems",
-    learned=True,
-    network="nmfdict",
-    tags=("stems",),
-)(_nmf_classes)
-
-
-@fits("nmf+classes")
-def _nmf_classes_fit(sample, n_sources, *, rate, separator, seed=0, ks=(2, 3, 4), **_) -> BlockRun:
-    _needs(separator)
-    return nmf.fit(sample, n_sources, seed=seed, ks=ks, affinity=_class_affinity(separator, rate))
+    "nmfdict",
+    lambda dicts, mixture, w, h, rate: nmf.class_shares(w, rate, dicts),
+)
 
 
 def network_shares(net: StemNet, components: list[np.ndarray], rate: int) -> np.ndarray:
@@ -283,37 +284,12 @@ def network_shares(net: StemNet, components: list[np.ndarray], rate: int) -> np.
     return np.log(energy / (energy.sum(axis=1, keepdims=True) + 1e-12) + 1e-3)
 
 
-def _network_affinity(net: StemNet, rate: int):
-    """Components alike in harmonic timbre *and* in which class outputs the network gives
-    their sound to."""
-
-    def affinity(mixture: np.ndarray, w: np.ndarray, h: np.ndarray) -> np.ndarray:
-        shares = network_shares(net, nmf.component_sources(mixture, w, h), rate)
-        classes = clustering.gaussian_affinity(shares)
-        return classes * clustering.gaussian_affinity(nmf.harmonic_timbre(w, rate))
-
-    return affinity
-
-
-def _nmf_classmask(x, n_sources, *, rate, separator, seed=0, ks=(2, 3, 4), **_) -> Estimates:
-    _needs(separator)
-    affinity = _network_affinity(separator, rate)
-    return nmf.separate(x, n_sources, seed=seed, ks=ks, affinity=affinity)
-
-
-register(
+_grouped_by_classes(
     "nmf+classmask",
     "the mixture's own KL-NMF components grouped by harmonic timbre and by the class outputs "
     "of the network learned from rendered stems",
-    learned=True,
-    network="stemnet",
-    tags=("stems",),
-)(_nmf_classmask)
-
-
-@fits("nmf+classmask")
-def _nmf_classmask_fit(
-    sample, n_sources, *, rate, separator, seed=0, ks=(2, 3, 4), **_
-) -> BlockRun:
-    _needs(separator)
-    return nmf.fit(sample, n_sources, seed=seed, ks=ks, affinity=_network_affinity(separator, rate))
+    "stemnet",
+    lambda net, mixture, w, h, rate: network_shares(
+        net, nmf.component_sources(mixture, w, h), rate
+    ),
+)
