@@ -267,6 +267,15 @@ def test_nmf_latent_groups_components_and_keeps_the_mixture(model: Autoencoder):
     assert np.allclose(np.sum(sep.sources, axis=0), x, atol=1e-4)
 
 
+def test_components_one_at_a_time_are_the_components_and_add_up_to_the_mixture():
+    x = np.concatenate([tone(440) + tone(2000), 0.5 * tone(660)])  # stereo
+    w, h = nmf.decompose(x, 6, seed=0)
+    each = list(nmf.iter_component_sources(x, w, h))
+    for a, b in zip(nmf.component_sources(x, w, h), each, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    np.testing.assert_allclose(np.sum(each, axis=0), x, atol=1e-4)
+
+
 def test_loudest_seconds_keeps_order_and_length():
     rate = 100
     x = np.zeros((1, 10 * rate), np.float32)

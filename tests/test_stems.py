@@ -180,6 +180,18 @@ def test_learned_class_outputs_are_grouped_to_the_count_asked():
     assert np.allclose(sum(sources), outs.sum(0), atol=1e-5)
 
 
+def test_named_class_outputs_make_the_loudest_classes_the_sources():
+    """With the count given, the loudest class outputs are the sources (named outputs are
+    instruments), each quieter one joining one of them; the sources still add up."""
+    rng = np.random.default_rng(1)
+    outs = rng.standard_normal((9, 1, 4000)).astype(np.float32)
+    outs *= np.array([1, 8, 2, 1, 6, 1, 4, 1, 1], np.float32)[:, None, None]
+    sources, labels = learned.group(outs, 3, learned.CLASS_FLOOR_DB, named=True)
+    assert [labels[c] for c in (1, 4, 6)] == [0, 1, 2]  # the three loudest, in order
+    assert len(sources) == 3 and set(labels) == {0, 1, 2}
+    assert np.allclose(sum(sources), outs.sum(0), atol=1e-4)
+
+
 def test_masks_only_training_skips_the_embedding_head_and_leaves_deepclustering_out(tmp_path):
     """A preset that trains without the deep-clustering head (the cpu preset): its loss has
     no ``dc`` term, and ``deepclustering`` is refused before any training, with the reason."""

@@ -22,11 +22,11 @@ from latentsep.separation.base import (
 )
 from latentsep.separation.streaming import preflight, separate_file
 
-#: ``latentsep separate``'s default: the mixture's own NMF components grouped with the class
-#: dictionaries learned from rendered stems as a timbre prior (shipped for the cpu preset:
-#: nothing to train). ``nmf+classmask`` separates better (chapter 05) but took 132 s for a
-#: 3-minute 44.1 kHz stereo song (target ≤ 30 s; this one: 11.7 s), so it is not the default.
-DEFAULT_METHOD = "nmf+classes"
+#: ``latentsep separate``'s default: the best method on unseen timbres (chapter 05): the
+#: mixture's own NMF components grouped by harmonic timbre and by the class outputs of the
+#: network learned from rendered stems (shipped for the cpu preset: nothing to train). Each
+#: component is judged by its loudest 4 s, so a 3-minute 44.1 kHz stereo song takes ~22 s.
+DEFAULT_METHOD = "nmf+classmask"
 
 __all__ = [
     "DEFAULT_METHOD",

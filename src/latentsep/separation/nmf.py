@@ -22,7 +22,7 @@ from sklearn.preprocessing import StandardScaler
 
 from latentsep import spectral
 from latentsep.separation import clustering, masks
-from latentsep.spectral import stft
+from latentsep.spectral import istft, stft
 
 N_COMPONENTS = 24
 #: Longer inputs learn their templates on this many evenly spaced STFT frames.
@@ -122,6 +122,17 @@ def grouped_sources(
 def component_sources(mixture: np.ndarray, w: np.ndarray, h: np.ndarray) -> list[np.ndarray]:
     """The mixture split into one signal per NMF component."""
     return grouped_sources(mixture, w, h, np.arange(w.shape[1]), w.shape[1])
+
+
+def iter_component_sources(mixture: np.ndarray, w: np.ndarray, h: np.ndarray):
+    """:func:`component_sources` one at a time: the memory of one component, not of all
+    (24 masks of a 40-s 44.1 kHz excerpt take ~0.7 GB)."""
+    z = stft(mixture)
+    total = w @ h
+    ok, safe = total > masks.EPS, np.maximum(total, masks.EPS)
+    for i in range(w.shape[1]):  # masks.ratio_masks(power=1), one component at a time
+        mask = np.where(ok, np.outer(w[:, i], h[i]) / safe, 1.0 / w.shape[1])
+        yield istft(mask * z, mixture.shape[-1])
 
 
 def loudest_seconds(x: np.ndarray, rate: int, seconds: float = 4.0) -> np.ndarray:
