@@ -267,11 +267,12 @@ def test_nmf_latent_groups_components_and_keeps_the_mixture(model: Autoencoder):
     assert np.allclose(np.sum(sep.sources, axis=0), x, atol=1e-4)
 
 
-def test_components_one_at_a_time_are_the_components_and_add_up_to_the_mixture():
+def test_components_one_at_a_time_are_one_group_each_and_add_up_to_the_mixture():
     x = np.concatenate([tone(440) + tone(2000), 0.5 * tone(660)])  # stereo
     w, h = nmf.decompose(x, 6, seed=0)
     each = list(nmf.iter_component_sources(x, w, h))
-    for a, b in zip(nmf.component_sources(x, w, h), each, strict=True):
+    one_each = nmf.grouped_sources(x, w, h, np.arange(w.shape[1]), w.shape[1])
+    for a, b in zip(one_each, each, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
     np.testing.assert_allclose(np.sum(each, axis=0), x, atol=1e-4)
 
