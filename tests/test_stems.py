@@ -225,3 +225,20 @@ def test_network_shares_are_each_components_log_share_of_the_class_outputs():
     shares = learned.network_shares(net, comps, 16000)
     assert shares.shape == (3, len(OTHER_CLASSES))
     np.testing.assert_allclose(np.exp(shares).sum(axis=1), 1 + len(OTHER_CLASSES) * 1e-3, rtol=1e-4)
+
+
+def test_counting_is_the_class_outputs_within_the_floor(monkeypatch):
+    """Every class-output method counts the outputs within its floor of the loudest, kept in
+    ``ks``; `nmf+classmask` counts its network's class outputs for the whole mixture (not
+    its affinity's eigengap: two tones, yet four classes sound)."""
+    energy = np.array([1.0, 0.1, 0.05, 0.01, 0.0])  # 0, −10, −13, −20 dB, silent
+    assert learned.count_sounding(energy, -12.0) == 2
+    assert learned.count_sounding(energy, -15.0) == 3
+    assert learned.count_sounding(energy, -25.0) == 4  # five would sound: at most max(ks)
+    assert learned.count_sounding(energy[:1], -12.0) == 2  # at least min(ks)
+    four = np.array([1.0, 0.5, 0.3, 0.2] + [0.0] * (len(OTHER_CLASSES) - 4))
+    monkeypatch.setattr(learned, "class_energies", lambda net, x, rate: four)
+    net = stemnet.StemNet(SMOKE.stemnet).eval()
+    x = tone(1.0, 16000, 220, True, 0) + tone(1.0, 16000, 330, False, 1)
+    got = separation.separate(x, None, "nmf+classmask", None, rate=16000, separator=net)
+    assert got.n_sources == 4
