@@ -47,6 +47,18 @@ def test_same_seed_gives_bit_identical_files(smoke_root: Path, tmp_path: Path):
     assert a == b and len(a) > 6 * 5
 
 
+def test_a_stored_plan_reads_back_equal_and_renders_the_same_files(
+    smoke_root: Path, tmp_path: Path
+):
+    planned = render.plan(CFG)
+    path = render.save_plan(planned, tmp_path / "plan.json.gz")
+    assert render.load_plan(path) == planned
+    again = render.build(
+        CFG, tmp_path / "again", key(CFG), progress=False, plan_of=lambda _: render.load_plan(path)
+    )
+    assert render.load_manifest(again)["files"] == render.load_manifest(smoke_root)["files"]
+
+
 def test_other_seed_differs(tmp_path: Path):
     cfg = get_preset("smoke", {"data.seed": 1, "data.n_train": 1, "data.n_test": 1}).data
     base = get_preset("smoke", {"data.n_train": 1, "data.n_test": 1}).data

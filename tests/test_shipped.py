@@ -13,6 +13,7 @@ import pytest
 
 from latentsep import cli, pipeline
 from latentsep.book import build
+from latentsep.data import render
 from latentsep.evaluation import scoring
 from latentsep.models import mixit, openunmix, stemnet, training
 from latentsep.paths import file_sha256
@@ -81,12 +82,18 @@ def _stemnet(preset):
     return pipeline.stemnet_model(preset, progress=False)[2]
 
 
+def _plan(preset):
+    pipeline.track_plan(preset.data)
+    return pipeline.plan_artifact(preset.data).path
+
+
 # the pipeline's function, the artifact's index in shippable(), the trainer it must not call
 MADE = {
     "autoencoder": (_autoencoder, 0, (training, "fit")),
     "stage 1": (_stage1, len(pipeline.AUTOENCODER_VARIANTS), (openunmix, "train_other")),
     "separator (pit)": (_pit, len(pipeline.AUTOENCODER_VARIANTS) + 2, (mixit, "train")),
     "stem-trained network": (_stemnet, len(pipeline.AUTOENCODER_VARIANTS) + 3, (stemnet, "train")),
+    "track plan": (_plan, -1, (render, "plan")),  # parsing the scores, not training
 }
 
 

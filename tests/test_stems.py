@@ -4,6 +4,8 @@ the counting floors (shipped artifacts: ``test_shipped.py``)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -62,6 +64,26 @@ def test_a_batch_adds_up_and_holds_only_the_classes_it_plays():
     assert mix.shape == (cfg.batch_size, 8000) and refs.shape == (cfg.batch_size, 9, 8000)
     assert np.allclose(refs.sum(1), mix, atol=1e-6)
     assert not np.any(refs[:, 2:])  # only classes 0 and 1 exist in these parts
+
+
+@pytest.mark.parametrize("semitones", [-3, 2])
+def test_transposed_parts_sound_that_many_semitones_away(semitones: int):
+    rate, n = 16000, 16000
+    x = np.sin(2 * np.pi * 440 * np.arange(3 * rate) / rate)[None].astype(np.float32)
+    y = stemnet._excerpt(x, n, semitones, np.random.default_rng(0))
+    peak = np.fft.rfftfreq(n, 1 / rate)[np.argmax(np.abs(np.fft.rfft(y)))]
+    assert y.shape == (n,) and abs(peak - 440 * 2 ** (semitones / 12)) < 4  # 1 Hz bins
+    # 0 semitones: an ordinary crop, and no random draws beyond it (old runs keep their mixes)
+    cfg = SMOKE.stemnet
+    a = stemnet.batch(parts(), 8000, cfg, np.random.default_rng(1), len(OTHER_CLASSES))
+    rng = np.random.default_rng(1)
+    start = rng.integers(0, 3 * rate - n + 1)
+    assert np.array_equal(
+        stemnet._excerpt(x, n, 0, np.random.default_rng(1)), x[0, start : start + n]
+    )
+    shifted = dataclasses.replace(cfg, transpose=2)
+    b = stemnet.batch(parts(), 8000, shifted, np.random.default_rng(1), len(OTHER_CLASSES))
+    assert np.allclose(b[1].sum(1), b[0], atol=1e-6) and not np.allclose(a[0], b[0])
 
 
 def test_training_lowers_the_loss():

@@ -178,19 +178,19 @@ def ship(art: Artifact, files: list[str], command: str) -> Path:
     files = [*files, META] if (art.path / META).is_file() else files
     for file in files:
         atomic_write(target / file, lambda tmp, f=file: shutil.copyfile(art.path / f, tmp))
-    manifest[art.shipped_name] = {
-        "name": art.name,
-        "files": {
-            f: {"sha256": file_sha256(target / f), "bytes": (target / f).stat().st_size}
-            for f in files
-        },
-        "made": {
-            "command": command,
-            "seconds": art.seconds(),
-            "machine": machine(),
-            "date": time.strftime("%Y-%m-%d"),
-        },
+    checksums = {
+        f: {"sha256": file_sha256(target / f), "bytes": (target / f).stat().st_size} for f in files
     }
+    before = manifest.get(art.shipped_name, {})
+    made = {
+        "command": command,
+        "seconds": art.seconds(),
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    if before.get("files") == checksums:  # shipped again unchanged: where it was made stays
+        made = before["made"]
+    manifest[art.shipped_name] = {"name": art.name, "files": checksums, "made": made}
     text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
     return atomic_write(shipped_dir() / SHIPPED, lambda tmp: tmp.write_text(text))
 
@@ -236,12 +236,34 @@ def dataset_artifact(cfg: DataConfig) -> Artifact:
     return Artifact("dataset", "embedded", params)
 
 
+def plan_artifact(cfg: DataConfig) -> Artifact:
+    """The dataset's plan: the corpus pieces it plays, parsed, and every track's settings
+    (the same parameters as the dataset; 2 minutes of parsing scores, so it is shipped)."""
+    return Artifact("track plan", "plans", {**dataset_artifact(cfg).params, "of": "plan"})
+
+
+PLAN_FILE = "plan.json.gz"
+
+
+def track_plan(cfg: DataConfig) -> render.Plan:
+    """The plan of :func:`dataset` and its other renderings: made once, then read."""
+    art = plan_artifact(cfg)
+    path = art.path / PLAN_FILE
+    if not path.is_file() and not art.restore():
+        t0 = time.perf_counter()
+        planned = render.plan(cfg)
+        atomic_write(path, lambda tmp: render.save_plan(planned, tmp))
+        art.made(time.perf_counter() - t0)
+        return planned
+    return render.load_plan(path)
+
+
 def dataset(cfg: DataConfig, progress: bool = True) -> Path:
     """The embedded dataset's root, rendered the first time (atomically) and reused after."""
     art = dataset_artifact(cfg)
     t0 = time.perf_counter()
     fresh = not (art.path / "manifest.json").is_file()
-    root = render.build(cfg, art.path, art.key, progress=progress)
+    root = render.build(cfg, art.path, art.key, progress=progress, plan_of=track_plan)
     if fresh:
         art.made(time.perf_counter() - t0)
     return root
@@ -275,7 +297,15 @@ def rendered_tracks(
     art = rendering_artifact(cfg, soundfont, subset)
     t0 = time.perf_counter()
     fresh = not (art.path / "manifest.json").is_file()
-    render.build(cfg, art.path, art.key, progress=progress, soundfont=soundfont, subsets=(subset,))
+    render.build(
+        cfg,
+        art.path,
+        art.key,
+        progress=progress,
+        soundfont=soundfont,
+        subsets=(subset,),
+        plan_of=track_plan,
+    )
     if fresh:
         art.made(time.perf_counter() - t0)
     return musdb.load_tracks(art.path, subset, limit=limit)
@@ -530,8 +560,9 @@ def stemnet_artifact(preset: Preset) -> Artifact:
         rendering_artifact(stemnet_data(preset), sf, "train") for sf in preset.stemnet.soundfonts
     )
     net = dataclasses.asdict(preset.stemnet)
-    if not net["train_pieces"]:  # a field added after networks were shipped: keeps their keys
-        del net["train_pieces"]
+    for added in ("train_pieces", "transpose"):  # fields added after networks were shipped:
+        if not net[added]:  # at their defaults, the shipped networks keep their keys
+            del net[added]
     params = {
         "stemnet": net,
         "classes": list(OTHER_CLASSES),
@@ -698,6 +729,7 @@ def shippable(preset: Preset) -> list[tuple[Artifact, list[str], str]]:
     train = f"latentsep train-separator --preset {name}"
     out.append((stemnet_artifact(preset), ["stemnet.pt", "history.json"], train))
     out.append((dictionaries_artifact(preset), ["dictionaries.npz"], train))
+    out.append((plan_artifact(preset.data), [PLAN_FILE], f"latentsep data --preset {name}"))
     return out
 
 
@@ -997,7 +1029,7 @@ def status(preset: Preset) -> pd.DataFrame:
         label = f"{art.name} ({variants[art.key]})" if art.key in variants else art.name
         rows.append(_status_row(label + " (this preset)", art.folder, art.key))
     listed = {(a.folder, a.key) for a in chain}
-    for folder in ("embedded", "openunmix", "models", "separators", "evaluations"):
+    for folder in ("plans", "embedded", "openunmix", "models", "separators", "evaluations"):
         root = data_dir() / folder
         for path in sorted(root.iterdir()) if root.is_dir() else []:
             if path.is_dir() and (folder, path.name) not in listed and "." not in path.name:
@@ -1010,6 +1042,7 @@ def _status_row(name: str, folder: str, key: str) -> dict[str, Any]:
     meta = path / META
     seconds = json.loads(meta.read_text()).get("seconds") if meta.is_file() else None
     done = {
+        "plans": [PLAN_FILE],
         "embedded": ["manifest.json"],
         "openunmix": ["other.pth"],
         "models": ["best.pt"],

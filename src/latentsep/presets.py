@@ -201,6 +201,9 @@ class StemNetConfig:
     # mixtures that are one train track's own parts as rendered (else parts of different
     # tracks): 0.5 learned the train pieces themselves (+4.1 dB on them, +0.9 on the test's)
     natural_share: float = 0.0
+    # dynamically mixed parts played up to this many semitones higher or lower (and that
+    # much faster or slower): pitches and registers the renders did not have
+    transpose: int = 0
     holdout: int = 13  # train tracks (pieces) kept out of training: the validation curve
     # train pieces rendered for the network (0: the dataset's own train split); more render
     # further works of the train split's corpus, the test split unchanged
@@ -218,6 +221,7 @@ class StemNetConfig:
         _check(0.0 <= self.natural_share <= 1.0, "stemnet.natural_share must be in [0, 1]")
         _check(len(self.soundfonts) >= 1, "stemnet.soundfonts: name at least one")
         _check(self.holdout >= 0, "stemnet.holdout must be >= 0")
+        _check(0 <= self.transpose <= 12, "stemnet.transpose must be within 0–12 semitones")
         _check(self.train_pieces >= 0, "stemnet.train_pieces must be >= 0")
         _check(self.segment_seconds * self.sample_rate >= self.n_fft, "stemnet: segment too short")
 

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gzip
 import json
 import os
 import re
 import shutil
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,9 +83,45 @@ def piece_subset(piece_id: str, cfg: DataConfig) -> str:
     return "test" if h < cfg.test_fraction else "train"
 
 
-def plan(cfg: DataConfig) -> list[tuple[TrackSpec, corpus.Piece]]:
+#: Every track's settings and the parsed score it plays.
+Plan = list[tuple[TrackSpec, corpus.Piece]]
+
+
+def plan(cfg: DataConfig) -> Plan:
     """Choose pieces and every random setting of every track (no audio yet)."""
     return list(_plan(cfg))
+
+
+def save_plan(planned: Plan, path: Path) -> Path:
+    """A plan as gzipped JSON (notes as ``[onset, duration, pitch, velocity]``): what
+    :func:`load_plan` reads back equal, so a stored plan renders the same files."""
+    rows = [
+        {
+            "spec": spec.to_dict(),
+            "piece": {
+                **dataclasses.asdict(dataclasses.replace(piece, voices=())),
+                "voices": [[dataclasses.astuple(n) for n in v] for v in piece.voices],
+            },
+        }
+        for spec, piece in planned
+    ]
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        json.dump({"generator": GENERATOR_VERSION, "tracks": rows}, f)
+    return path
+
+
+def load_plan(path: Path) -> Plan:
+    """The plan :func:`save_plan` wrote."""
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        rows = json.load(f)["tracks"]
+    out = []
+    for row in rows:
+        spec = dict(row["spec"])
+        spec["stems"] = tuple(StemSpec(**st) for st in spec["stems"])
+        p = dict(row["piece"])
+        p["voices"] = tuple(tuple(corpus.Note(*n) for n in v) for v in p["voices"])
+        out.append((TrackSpec(**spec), corpus.Piece(**p)))
+    return out
 
 
 @functools.lru_cache(maxsize=4)  # parsing the scores takes minutes; the plan is a function of cfg
@@ -316,11 +354,13 @@ def build(
     progress: bool = True,
     soundfont: str = synth.DEFAULT_SOUNDFONT,
     subsets: tuple[str, ...] = ("train", "test"),
+    plan_of: Callable[[DataConfig], Plan] = plan,
 ) -> Path:
     """Render the dataset into ``root``, its manifest stamped with ``key`` (the pipeline
     declares both: :func:`latentsep.pipeline.dataset`). Another ``soundfont`` renders the
     same tracks (pieces, parts, programs, gains) with other samples; ``subsets`` limits the
-    build to some splits.
+    build to some splits. ``plan_of(cfg)`` gives the plan (the pipeline's is stored once:
+    parsing the scores takes minutes).
 
     Reuses an existing build whose manifest has this key and whose files match (sizes;
     checksums too with ``verify``).
@@ -329,7 +369,7 @@ def build(
     if not force and _manifest_ok(root, key, verify):
         return root
     synth.soundfont_path(soundfont)  # a missing soundfont fails before the minutes of planning
-    tracks = [(s, p) for s, p in plan(cfg) if s.subset in subsets]
+    tracks = [(s, p) for s, p in plan_of(cfg) if s.subset in subsets]
     tmp = root.with_name(f"{root.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:

@@ -4,7 +4,8 @@ The renderer makes every instrument's part alone, so separation can be learned a
 supervised learning — no permutation search, no MixIT ambiguity. Mixtures are made on the
 fly (dynamic mixing): a share are one train track's own parts as rendered (instruments that
 play together), the rest 1–4 parts of *different* classes from different tracks, each at
-equal loudness then ±6 dB, so the network meets combinations the scores never wrote. The
+equal loudness then ±6 dB (and, with ``transpose``, shifted by up to that many semitones),
+so the network meets combinations the scores never wrote. The
 parts come from the train split rendered with more than one soundfont
 (:attr:`~latentsep.presets.StemNetConfig.soundfonts`); FluidR3_GM is kept unseen.
 
@@ -29,10 +30,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.signal import resample_poly
 from torch import nn
 from tqdm import tqdm  # text bars: tqdm.auto draws widgets, raw JSON in a saved page
 
@@ -120,6 +123,18 @@ def _energy(x: np.ndarray) -> float:
     return float(np.mean(np.square(x, dtype=np.float64)))
 
 
+def _excerpt(audio: np.ndarray, n: int, semitones: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` samples of a ``(1, samples)`` part from a random start, played ``semitones``
+    higher (faster) or lower (slower): polyphase resampling of a longer or shorter crop."""
+    if not semitones:
+        return crop(audio, random_start(audio.shape[-1], n, rng), n)[0]
+    ratio = Fraction(2 ** (semitones / 12)).limit_denominator(24)  # within ~5 cents
+    m = int(np.ceil(n * ratio))
+    seg = crop(audio, random_start(audio.shape[-1], m, rng), m)[0]
+    out = resample_poly(seg, ratio.denominator, ratio.numerator)[:n]
+    return np.pad(out, (0, n - out.shape[0])).astype(np.float32)
+
+
 def batch(
     parts: list[Part], n: int, cfg: StemNetConfig, rng: np.random.Generator, n_classes: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -143,11 +158,15 @@ def batch(
             for c in rng.choice(classes, size=k, replace=False):
                 pool = by_class[int(c)]
                 p = pool[rng.integers(len(pool))]
-                seg = crop(p.audio, random_start(p.audio.shape[-1], n, rng), n)[0]
+                # drawn only when asked, so that runs without it keep their mixtures
+                semitones = (
+                    int(rng.integers(-cfg.transpose, cfg.transpose + 1)) if cfg.transpose else 0
+                )
+                seg = _excerpt(p.audio, n, semitones, rng)
                 for _ in range(3):  # avoid a crop where the part rests
                     if _energy(seg) > 1e-2 * _energy(p.audio):
                         break
-                    seg = crop(p.audio, random_start(p.audio.shape[-1], n, rng), n)[0]
+                    seg = _excerpt(p.audio, n, semitones, rng)
                 gain = 10 ** (rng.uniform(-6, 6) / 20) * 0.05 / (np.sqrt(_energy(seg)) + 1e-6)
                 refs[b, int(c)] += (seg * gain).astype(np.float32)
         refs[b] *= 10 ** (rng.uniform(-10, 6) / 20)  # the level of the whole
