@@ -87,6 +87,20 @@ def test_cluster_statistics_of_a_split_in_time():
 # --- masks ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(("n_fft", "hop", "dtype"), [(2048, 512, np.float32), (64, 32, np.float64)])
+def test_the_inverse_stft_is_scipys_bit_for_bit(n_fft: int, hop: int, dtype):
+    from scipy.signal import istft
+
+    from latentsep import spectral
+
+    rng = np.random.default_rng(0)
+    z = spectral.stft(rng.standard_normal((2, 3 * n_fft + 17)).astype(dtype), n_fft, hop)
+    z = (z * rng.random(z.shape)).astype(z.dtype)  # a masked spectrogram: not a signal's
+    _, ref = istft(z, nperseg=n_fft, noverlap=n_fft - hop, time_axis=-1, freq_axis=-2)
+    got = spectral.istft(z, ref.shape[-1], n_fft, hop)
+    assert np.array_equal(got, ref.astype(np.float32))
+
+
 def test_masks_share_the_mixture_exactly():
     a, b = tone(440), tone(3000)
     mix = a + b

@@ -93,7 +93,7 @@ MADE = {
     "stage 1": (_stage1, len(pipeline.AUTOENCODER_VARIANTS), (openunmix, "train_other")),
     "separator (pit)": (_pit, len(pipeline.AUTOENCODER_VARIANTS) + 2, (mixit, "train")),
     "stem-trained network": (_stemnet, len(pipeline.AUTOENCODER_VARIANTS) + 3, (stemnet, "train")),
-    "track plan": (_plan, -1, (render, "plan")),  # parsing the scores, not training
+    "track plan": (_plan, -1, (render, "plan")),  # smoke: one plan; parsing, not training
 }
 
 

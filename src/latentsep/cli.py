@@ -28,7 +28,8 @@ def command(name: str, help_text: str, arguments: Arguments | None = None):
     return register
 
 
-def _overrides(pairs: Sequence[str]) -> dict[str, str]:
+def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
+    """``["section.field=value", ...]`` (the `--set` options) as a dict of overrides."""
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -376,7 +377,7 @@ def _sweep(args: argparse.Namespace, preset: Preset) -> int:
         print(f"latentsep: {err}", file=sys.stderr)
         return 2
     if args.overrides:  # --set applies to every run
-        grid.setdefault("overrides", [_overrides(args.overrides)])
+        grid.setdefault("overrides", [parse_overrides(args.overrides)])
     try:
         table = sweep.run(
             source,
@@ -445,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        preset = get_preset(args.preset, _overrides(args.overrides))
+        preset = get_preset(args.preset, parse_overrides(args.overrides))
     except PresetError as err:
         print(f"latentsep: {err}", file=sys.stderr)
         return 2

@@ -730,6 +730,8 @@ def shippable(preset: Preset) -> list[tuple[Artifact, list[str], str]]:
     out.append((stemnet_artifact(preset), ["stemnet.pt", "history.json"], train))
     out.append((dictionaries_artifact(preset), ["dictionaries.npz"], train))
     out.append((plan_artifact(preset.data), [PLAN_FILE], f"latentsep data --preset {name}"))
+    if stemnet_data(preset) != preset.data:  # the network's further train pieces
+        out.append((plan_artifact(stemnet_data(preset)), [PLAN_FILE], train))
     return out
 
 

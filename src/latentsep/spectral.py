@@ -8,6 +8,8 @@ STFT of its own (an overlap once silently differed between two copies).
 from __future__ import annotations
 
 import numpy as np
+from scipy import fft as sp_fft
+from scipy.signal import get_window
 from scipy.signal import istft as _istft
 from scipy.signal import stft as _stft
 
@@ -30,11 +32,38 @@ def stft(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, *, boundary: bool = 
 
 def istft(z: np.ndarray, length: int, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
     """Inverse of :func:`stft`, trimmed or zero-padded to ``length`` samples, float32."""
-    _, x = _istft(z, nperseg=n_fft, noverlap=n_fft - hop, time_axis=-1, freq_axis=-2)
+    if n_fft % hop:
+        _, x = _istft(z, nperseg=n_fft, noverlap=n_fft - hop, time_axis=-1, freq_axis=-2)
+    else:
+        x = _overlap_add(z, n_fft, hop)
     x = x[..., :length]
     if x.shape[-1] < length:
         x = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, length - x.shape[-1])])
     return x.astype(np.float32)
+
+
+def _overlap_add(z: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """scipy's ``istft`` (Hann, one-sided, boundary trimmed), bit for bit, with its
+    overlap-add done ``n_fft // hop`` slices at a time instead of frame by frame in Python
+    (7 of a 3-minute song's 33 s). The frames are added in scipy's order, so every sum is
+    the same; a test compares the two."""
+    win = get_window("hann", n_fft)
+    frames = sp_fft.irfft(z, axis=-2, n=n_fft)[..., :n_fft, :]
+    if np.result_type(win, frames) != frames.dtype:
+        win = win.astype(frames.dtype)
+    frames *= win.sum()
+    frames = np.moveaxis(frames * win[:, None], -1, -2)  # (..., frames, n_fft)
+    n_frames = frames.shape[-2]
+    span = n_frames * hop
+    x = np.zeros((*frames.shape[:-2], n_fft + (n_frames - 1) * hop), frames.dtype)
+    norm = np.zeros(x.shape[-1], frames.dtype)
+    square = np.broadcast_to(win**2, (n_frames, n_fft))
+    for k in reversed(range(n_fft // hop)):  # frame i reaches slice j as its part j - i
+        part = slice(k * hop, (k + 1) * hop)
+        x[..., k * hop : k * hop + span] += frames[..., part].reshape(*x.shape[:-1], span)
+        norm[k * hop : k * hop + span] += square[:, part].reshape(span)
+    x, norm = x[..., n_fft // 2 : -(n_fft // 2)], norm[n_fft // 2 : -(n_fft // 2)]
+    return x / np.where(norm > 1e-10, norm, 1.0)
 
 
 def frequencies(n_fft: int, rate: float) -> np.ndarray:
