@@ -45,8 +45,8 @@ def istft(z: np.ndarray, length: int, n_fft: int = N_FFT, hop: int = HOP) -> np.
 def _overlap_add(z: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     """scipy's ``istft`` (Hann, one-sided, boundary trimmed), bit for bit, with its
     overlap-add done ``n_fft // hop`` slices at a time instead of frame by frame in Python
-    (7 of a 3-minute song's 33 s). The frames are added in scipy's order, so every sum is
-    the same; a test compares the two."""
+    (a 45-s stereo block: 0.28 s, scipy 0.43). The frames are added in scipy's order, so
+    every sum is the same; a test compares the two."""
     win = get_window("hann", n_fft)
     frames = sp_fft.irfft(z, axis=-2, n=n_fft)[..., :n_fft, :]
     if np.result_type(win, frames) != frames.dtype:
