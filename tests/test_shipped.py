@@ -165,3 +165,19 @@ def test_a_shipped_evaluation_is_used_instead_of_scoring(
     again = pipeline.evaluate_test_set(SMOKE, ["nmf"], n_tracks=1, progress=False)
     pd.testing.assert_frame_equal(again.scores, first.scores)
     assert pipeline.origin(art).startswith("shipped")
+
+
+def test_an_evaluation_of_the_network_a_refined_one_started_from_is_stale():
+    """With ``stemnet.refine`` both networks are shipped, but only the refined one runs the
+    methods: tables scored with the one it started from are no longer current."""
+    refined = get_preset("smoke", {"stemnet.refine": 2})
+    parent = pipeline.stemnet_artifact(get_preset("smoke")).key
+    shipped = {art.key for art, _, _ in pipeline.shippable(refined)}
+    assert parent in shipped and pipeline.stemnet_artifact(refined).key in shipped
+    ae = pipeline.autoencoder_artifact(refined).key
+
+    def params(net: str) -> list:
+        return [scoring.EVALUATION_VERSION, ae, {"classmask": net, "nmf+classmask": net}]
+
+    assert pipeline.evaluation_is_current(params(pipeline.stemnet_artifact(refined).key), refined)
+    assert not pipeline.evaluation_is_current(params(parent), refined)

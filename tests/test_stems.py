@@ -124,6 +124,41 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
         assert torch.allclose(loaded(x), whole.eval()(x), atol=1e-3)
 
 
+def test_a_refined_run_goes_on_from_the_trained_weights_with_the_rate_restarted(
+    tmp_path, monkeypatch
+):
+    """``stemnet.refine``: the network of ``steps`` trained on (its history continued), the
+    rate back at ``refine_lr`` and decayed again; resumable like any run; and the artifact
+    keyed by the network it started from (while ``refine=0`` keeps the shipped keys)."""
+    monkeypatch.setattr(stemnet, "CHECKPOINT_EVERY", 2)
+    base = SMOKE.stemnet
+    cfg = dataclasses.replace(base, refine=4, refine_lr=2e-4)
+    first, history = stemnet.train(base, parts(), tmp_path / "first", progress=False)
+    with pytest.raises(ValueError, match="refine"):
+        stemnet.train(cfg, parts(), tmp_path / "none", progress=False)
+    args = dict(progress=False, refine_from=(first, history))
+    whole, longer = stemnet.train(cfg, parts(), tmp_path / "whole", **args)
+    assert [h["step"] for h in longer] == [h["step"] for h in history] + [base.steps + 4]
+    assert longer[: len(history)] == history and longer[-1]["seconds"] > history[-1]["seconds"]
+    assert not all(
+        torch.equal(a, b)
+        for a, b in zip(first.state_dict().values(), whole.state_dict().values(), strict=True)
+    )
+    rates = [stemnet.learning_rate(cfg, s) for s in range(cfg.steps + cfg.refine)]
+    assert rates[0] == base.lr and rates[cfg.steps] == pytest.approx(2e-4)
+    first_cycle, second = rates[: cfg.steps], rates[cfg.steps :]
+    assert all(np.diff(first_cycle) < 0) and all(np.diff(second) < 0)
+    assert second[0] > first_cycle[-1]  # restarted
+    stemnet.train(cfg, parts(), tmp_path / "cut", max_steps=base.steps + 2, **args)
+    resumed, _ = stemnet.train(cfg, parts(), tmp_path / "cut", **args)
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    refined = dataclasses.replace(SMOKE, stemnet=cfg)
+    art, parent = pipeline.stemnet_artifact(refined), pipeline.stemnet_artifact(SMOKE)
+    assert art.params["from"] == parent.key and parent in art.inputs and art.key != parent.key
+    assert "refine" not in parent.params["stemnet"]
+
+
 @pytest.mark.parametrize(
     "method", ["classmask", "deepclustering", "supervisednmf", "nmf+classes", "nmf+classmask"]
 )

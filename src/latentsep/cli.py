@@ -156,7 +156,9 @@ def _train_separator(args: argparse.Namespace, preset: Preset) -> int:
         torch.set_num_threads(args.threads)
     if args.retrain:
         os.environ["LATENTSEP_RETRAIN"] = "1"  # shipped copies are not restored either
-        for art in (pipeline.stemnet_artifact(preset), pipeline.dictionaries_artifact(preset)):
+        net = pipeline.stemnet_artifact(preset)
+        nets = [a for a in (net, *net.inputs) if a.folder == net.folder]  # and what it refines
+        for art in (*nets, pipeline.dictionaries_artifact(preset)):
             pipeline.forget(art)
     try:
         _, history, out = pipeline.stemnet_model(preset)

@@ -560,16 +560,27 @@ def stemnet_artifact(preset: Preset) -> Artifact:
         rendering_artifact(stemnet_data(preset), sf, "train") for sf in preset.stemnet.soundfonts
     )
     net = dataclasses.asdict(preset.stemnet)
-    for added in ("train_pieces", "transpose"):  # fields added after networks were shipped:
-        if not net[added]:  # at their defaults, the shipped networks keep their keys
+    for added in ("train_pieces", "transpose", "refine"):  # fields added after networks
+        if not net[added]:  # were shipped: at their defaults, those keep their keys
             del net[added]
+    inputs: tuple[Artifact, ...] = renders
+    if preset.stemnet.refine:  # goes on from the network trained for stemnet.steps
+        inputs += (stemnet_artifact(_unrefined(preset)),)
+    else:
+        del net["refine_lr"]
     params = {
         "stemnet": net,
         "classes": list(OTHER_CLASSES),
         "renders": [a.key for a in renders],
         "version": stemnet.TRAINING_VERSION,
     }
-    return Artifact("stem-trained network", "separators", params, renders)
+    if preset.stemnet.refine:
+        params["from"] = inputs[-1].key
+    return Artifact("stem-trained network", "separators", params, inputs)
+
+
+def _unrefined(preset: Preset) -> Preset:
+    return dataclasses.replace(preset, stemnet=dataclasses.replace(preset.stemnet, refine=0))
 
 
 def stemnet_data(preset: Preset) -> DataConfig:
@@ -636,6 +647,9 @@ def stemnet_model(
     art = stemnet_artifact(preset)
     path = art.path / "stemnet.pt"
     if not path.is_file() and not art.restore():
+        refine_from = None
+        if preset.stemnet.refine:  # the network it goes on from, trained first if need be
+            refine_from = stemnet_model(_unrefined(preset), progress)[:2]
         t0 = time.perf_counter()
         stemnet.train(
             preset.stemnet,
@@ -643,6 +657,7 @@ def stemnet_model(
             art.path,
             progress=progress,
             valid=stemnet_validation(preset),
+            refine_from=refine_from,
         )
         art.made(time.perf_counter() - t0)
     net, payload = stemnet.load(path, pick_device())
@@ -728,6 +743,8 @@ def shippable(preset: Preset) -> list[tuple[Artifact, list[str], str]]:
         out.append((separator_artifact(preset, mode), ["separator.pt"], book))
     train = f"latentsep train-separator --preset {name}"
     out.append((stemnet_artifact(preset), ["stemnet.pt", "history.json"], train))
+    if preset.stemnet.refine:  # what it went on from: other refine settings start there
+        out.append((stemnet_artifact(_unrefined(preset)), ["stemnet.pt", "history.json"], train))
     out.append((dictionaries_artifact(preset), ["dictionaries.npz"], train))
     out.append((plan_artifact(preset.data), [PLAN_FILE], f"latentsep data --preset {name}"))
     if stemnet_data(preset) != preset.data:  # the network's further train pieces
@@ -761,14 +778,16 @@ def shippable_evaluations(preset: Preset) -> list[tuple[Artifact, list[str], str
 
 def evaluation_is_current(params: list, preset: Preset) -> bool:
     """Whether an evaluation's parameters are ones this code computes with ``preset``'s
-    shipped models: its version, an autoencoder and networks that :func:`shippable`
-    declares (the networks: the one mapping of method names to artifact keys)."""
+    shipped models: its version, an autoencoder that :func:`shippable` declares, and for
+    each method the network :func:`network_artifact` gives it (the networks: the one
+    mapping of method names to artifact keys; a shipped network a refined one started
+    from runs no method)."""
     keys = {art.key for art, _, _ in shippable(preset)}
     nets = [p for p in params if isinstance(p, dict) and p and all(n in METHODS for n in p)]
     return (
         params[0] == scoring.EVALUATION_VERSION
         and params[1] in keys
-        and all(set(d.values()) <= keys for d in nets)
+        and all(key == network_artifact(preset, m).key for d in nets for m, key in d.items())
     )
 
 

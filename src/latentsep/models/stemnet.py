@@ -218,8 +218,12 @@ def losses(net: StemNet, mix: torch.Tensor, refs: torch.Tensor) -> dict[str, tor
 
 
 def learning_rate(cfg: StemNetConfig, step: int) -> float:
-    """Cosine decay from ``lr`` to 5 % of it over the run."""
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / cfg.steps)))
+    """Cosine decay from ``lr`` to 5 % of it over ``steps``; then, over ``refine`` more
+    steps, the same from ``refine_lr``."""
+    peak, start, length = cfg.lr, 0, cfg.steps
+    if step >= cfg.steps:
+        peak, start, length = cfg.refine_lr, cfg.steps, cfg.refine
+    return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * (step - start) / length)))
 
 
 # --- training ---------------------------------------------------------------------------------
@@ -235,9 +239,12 @@ def train(
     progress: bool = True,
     max_steps: int | None = None,
     valid: Callable[[StemNet], float] | None = None,
+    refine_from: tuple[StemNet, list[dict]] | None = None,
 ) -> tuple[StemNet, list[dict]]:
     """Train (or continue training from ``out_dir/last.pt``) on ``parts``; write
     ``out_dir/stemnet.pt`` (the weights, atomically) and ``history.json`` when done.
+    With ``cfg.refine`` steps, ``refine_from`` is the network trained for ``cfg.steps`` and
+    its history: training goes on from its weights at step ``cfg.steps``.
     ``valid(net)``: a held-out score, taken every :data:`VALIDATE_EVERY` steps in eval mode
     and no-grad (``valid SI-SDRi`` in the history).
     ``max_steps`` stops early (tests use it to interrupt a run)."""
@@ -249,6 +256,12 @@ def train(
     net = StemNet(cfg, classes).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     history, start = [], 0
+    if cfg.refine:
+        if refine_from is None:
+            raise ValueError("stemnet.refine: give the network trained for stemnet.steps")
+        net.load_state_dict(refine_from[0].state_dict())
+        history, start = list(refine_from[1]), cfg.steps
+    total = cfg.steps + cfg.refine
     last = out_dir / "last.pt"
     for stale in out_dir.glob(".*.tmp-*") if out_dir.is_dir() else ():
         stale.unlink(missing_ok=True)  # a killed run's temporary checkpoint
@@ -258,7 +271,7 @@ def train(
         opt.load_state_dict(payload["optimizer"])
         history, start = payload["history"], payload["step"]
     n = int(cfg.segment_seconds * cfg.sample_rate)
-    end = min(cfg.steps, max_steps) if max_steps else cfg.steps
+    end = min(total, max_steps) if max_steps else total
     window: dict[str, list[float]] = {}
     t0 = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)
     bar = tqdm(
@@ -266,7 +279,7 @@ def train(
         desc="training (stemnet)",
         disable=not progress,
         initial=start,
-        total=cfg.steps,
+        total=total,
     )
     net.train()
     for step in bar:
@@ -282,13 +295,13 @@ def train(
         for k, v in parts_.items():
             window.setdefault(k, []).append(float(v.detach()))
         done = step + 1
-        if done % HISTORY_EVERY == 0 or done == cfg.steps:
+        if done % HISTORY_EVERY == 0 or done == total:
             record = {
                 "step": done,
                 **{k: float(np.mean(v)) for k, v in window.items()},
                 "seconds": time.perf_counter() - t0,
             }
-            if valid is not None and (done % VALIDATE_EVERY == 0 or done == cfg.steps):
+            if valid is not None and (done % VALIDATE_EVERY == 0 or done == total):
                 net.eval()
                 with torch.no_grad():
                     record["valid SI-SDRi"] = valid(net)
@@ -296,10 +309,10 @@ def train(
             history.append(record)
             window = {}
             bar.set_postfix(loss=f"{history[-1]['loss']:.3f}")
-        if done % CHECKPOINT_EVERY == 0 and done < cfg.steps:
+        if done % CHECKPOINT_EVERY == 0 and done < total:
             _save(net, history, last, opt, done)
     net.eval()
-    if end == cfg.steps:
+    if end == total:
         save(net, history, out_dir / "stemnet.pt")
         last.unlink(missing_ok=True)
     return net, history
