@@ -159,6 +159,19 @@ def test_a_refined_run_goes_on_from_the_trained_weights_with_the_rate_restarted(
     assert "refine" not in parent.params["stemnet"]
 
 
+def test_the_pipeline_makes_a_refined_network_after_the_one_it_starts_from(data_root):
+    """From nothing, a refined preset's network is made in two artifacts: the one of
+    ``stemnet.steps`` first, then the refined one, whose history goes on from it."""
+    refined = get_preset("smoke", {"stemnet.refine": 2})
+    parent = pipeline.refined_from(refined)
+    assert parent is not None and pipeline.refined_from(SMOKE) is None
+    _, history, folder = pipeline.stemnet_model(refined, progress=False)
+    assert folder == pipeline.stemnet_artifact(refined).path
+    _, first, _ = pipeline.stemnet_model(parent, progress=False)  # made already, loaded
+    assert history[: len(first)] == first
+    assert history[-1]["step"] == SMOKE.stemnet.steps + 2
+
+
 @pytest.mark.parametrize(
     "method", ["classmask", "deepclustering", "supervisednmf", "nmf+classes", "nmf+classmask"]
 )

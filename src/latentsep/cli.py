@@ -156,9 +156,8 @@ def _train_separator(args: argparse.Namespace, preset: Preset) -> int:
         torch.set_num_threads(args.threads)
     if args.retrain:
         os.environ["LATENTSEP_RETRAIN"] = "1"  # shipped copies are not restored either
-        net = pipeline.stemnet_artifact(preset)
-        nets = [a for a in (net, *net.inputs) if a.folder == net.folder]  # and what it refines
-        for art in (*nets, pipeline.dictionaries_artifact(preset)):
+        nets = [pipeline.stemnet_artifact(p) for p in (preset, pipeline.refined_from(preset)) if p]
+        for art in (*nets, pipeline.dictionaries_artifact(preset)):  # and what it refines
             pipeline.forget(art)
     try:
         _, history, out = pipeline.stemnet_model(preset)

@@ -563,23 +563,25 @@ def stemnet_artifact(preset: Preset) -> Artifact:
     for added in ("train_pieces", "transpose", "refine"):  # fields added after networks
         if not net[added]:  # were shipped: at their defaults, those keep their keys
             del net[added]
-    inputs: tuple[Artifact, ...] = renders
-    if preset.stemnet.refine:  # goes on from the network trained for stemnet.steps
-        inputs += (stemnet_artifact(_unrefined(preset)),)
-    else:
-        del net["refine_lr"]
     params = {
         "stemnet": net,
         "classes": list(OTHER_CLASSES),
         "renders": [a.key for a in renders],
         "version": stemnet.TRAINING_VERSION,
     }
-    if preset.stemnet.refine:
-        params["from"] = inputs[-1].key
-    return Artifact("stem-trained network", "separators", params, inputs)
+    if (parent := refined_from(preset)) is None:
+        del net["refine_lr"]
+        return Artifact("stem-trained network", "separators", params, renders)
+    start = stemnet_artifact(parent)
+    params["from"] = start.key
+    return Artifact("stem-trained network", "separators", params, (*renders, start))
 
 
-def _unrefined(preset: Preset) -> Preset:
+def refined_from(preset: Preset) -> Preset | None:
+    """With ``stemnet.refine``, the preset whose network (``stemnet.steps`` long) the
+    refined one goes on from; else None."""
+    if not preset.stemnet.refine:
+        return None
     return dataclasses.replace(preset, stemnet=dataclasses.replace(preset.stemnet, refine=0))
 
 
@@ -647,9 +649,8 @@ def stemnet_model(
     art = stemnet_artifact(preset)
     path = art.path / "stemnet.pt"
     if not path.is_file() and not art.restore():
-        refine_from = None
-        if preset.stemnet.refine:  # the network it goes on from, trained first if need be
-            refine_from = stemnet_model(_unrefined(preset), progress)[:2]
+        parent = refined_from(preset)  # the network it goes on from, made first if need be
+        refine_from = stemnet_model(parent, progress)[:2] if parent else None
         t0 = time.perf_counter()
         stemnet.train(
             preset.stemnet,
@@ -742,9 +743,9 @@ def shippable(preset: Preset) -> list[tuple[Artifact, list[str], str]]:
     for mode in mixit.MODES:
         out.append((separator_artifact(preset, mode), ["separator.pt"], book))
     train = f"latentsep train-separator --preset {name}"
-    out.append((stemnet_artifact(preset), ["stemnet.pt", "history.json"], train))
-    if preset.stemnet.refine:  # what it went on from: other refine settings start there
-        out.append((stemnet_artifact(_unrefined(preset)), ["stemnet.pt", "history.json"], train))
+    for p in (preset, refined_from(preset)):  # and what it went on from: other refine
+        if p is not None:  # settings start there
+            out.append((stemnet_artifact(p), ["stemnet.pt", "history.json"], train))
     out.append((dictionaries_artifact(preset), ["dictionaries.npz"], train))
     out.append((plan_artifact(preset.data), [PLAN_FILE], f"latentsep data --preset {name}"))
     if stemnet_data(preset) != preset.data:  # the network's further train pieces
