@@ -124,3 +124,41 @@ def test_plain_papermill_runs_a_chapter_with_widgets(smoke_book: Path, tmp_path:
         execution_timeout=300,
     )
     assert "Explorer, static view" in out.read_text()
+
+
+def test_a_kernel_that_dies_before_its_first_reply_is_started_again(tmp_path: Path, monkeypatch):
+    """Parallel runs' kernels can race for a port (a sweep failed so on a clean machine):
+    such a start is retried, a bounded number of times; other errors are not."""
+    import papermill
+
+    real, calls = papermill.execute_notebook, []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError(build.KERNEL_START_FAILED)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(papermill, "execute_notebook", flaky)
+    out = build.execute(notebook(tmp_path, "x = 1"), tmp_path / "out.ipynb")
+    assert out.is_file() and len(calls) == 2
+
+    def dead(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError(build.KERNEL_START_FAILED)
+
+    calls.clear()
+    monkeypatch.setattr(papermill, "execute_notebook", dead)
+    with pytest.raises(RuntimeError, match="kernel_info"):
+        build.execute(notebook(tmp_path, "x = 1"), tmp_path / "dead.ipynb")
+    assert len(calls) == build.KERNEL_STARTS
+
+    def other(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError("something else")
+
+    calls.clear()
+    monkeypatch.setattr(papermill, "execute_notebook", other)
+    with pytest.raises(RuntimeError, match="something else"):
+        build.execute(notebook(tmp_path, "x = 1"), tmp_path / "other.ipynb")
+    assert len(calls) == 1

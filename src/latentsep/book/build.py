@@ -147,6 +147,12 @@ def _stuck_cell(output: Path) -> str:
     return f"cell {started[-1] + 1} ({first[:60]!r})"
 
 
+#: Kernels started at once by parallel runs can race for the same free port, and one dies
+#: before its first reply (jupyter_client); such a run is started again, this many times in all.
+KERNEL_STARTS = 3
+KERNEL_START_FAILED = "Kernel died before replying to kernel_info"
+
+
 def execute(
     source: Path,
     output: Path,
@@ -174,17 +180,23 @@ def execute(
     unexecuted = output.with_suffix(".input.ipynb")
     to_ipynb(source, unexecuted)
     try:
-        with environment(STATIC_ENV, "1"):
-            papermill.execute_notebook(
-                str(unexecuted),
-                str(output),
-                parameters=parameters,
-                kernel_name="python3",
-                cwd=str(cwd or source.parent),
-                progress_bar=progress,
-                log_output=False,
-                execution_timeout=limit,
-            )
+        for attempt in range(KERNEL_STARTS):
+            try:
+                with environment(STATIC_ENV, "1"):
+                    papermill.execute_notebook(
+                        str(unexecuted),
+                        str(output),
+                        parameters=parameters,
+                        kernel_name="python3",
+                        cwd=str(cwd or source.parent),
+                        progress_bar=progress,
+                        log_output=False,
+                        execution_timeout=limit,
+                    )
+                break
+            except RuntimeError as err:  # nothing ran: start it again
+                if KERNEL_START_FAILED not in str(err) or attempt == KERNEL_STARTS - 1:
+                    raise
     except CellTimeoutError as err:
         raise ChapterError(
             f"{source.name}: {_stuck_cell(output)} ran past the limit of {limit} s per cell. "
