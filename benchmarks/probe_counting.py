@@ -4,11 +4,11 @@ For every case, the energy of each class output — the network's (``classmask``
 in time; ``nmf+classmask``: read from the masked spectrogram of the mono mix-down, as
 :func:`latentsep.separation.learned.class_energies` does) and the class dictionaries'
 (``supervisednmf``) — and the eigengap of ``nmf+classes``' affinity; then how often the
-outputs within each floor of the loudest are the true count. ``heldout`` (the default):
-the train pieces no network or dictionary learned from, in every training soundfont — the
+outputs within each floor of the loudest are the true count. ``validation`` (the default):
+the 133 train pieces no network or dictionary learned from, in every training soundfont — the
 floors are chosen there; ``test``: the embedded test set and the unseen timbres, to report.
 
-    python benchmarks/probe_counting.py --preset cpu [--split heldout|test]
+    python benchmarks/probe_counting.py --preset cpu [--split validation|test]
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import json
 import time
 
 import numpy as np
+from common import probe_sets
 
 from latentsep import pipeline
 from latentsep.evaluation import scoring
@@ -42,25 +43,12 @@ def energies(case, net, dicts) -> dict[str, np.ndarray]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--preset", default="cpu")
-    parser.add_argument("--split", choices=["heldout", "test"], default="heldout")
+    parser.add_argument("--split", choices=["validation", "test"], default="validation")
     args = parser.parse_args()
     base = get_preset(args.preset)
     net = pipeline.network(base, "classmask", progress=False)[0]
     dicts = pipeline.dictionaries(base, progress=False)[0]
-    if args.split == "heldout":
-        held = base.stemnet.holdout
-        sets = [
-            (
-                f"held-out ({sf})",
-                pipeline.rendered_tracks(base.data, sf, "train", progress=False)[:held],
-            )
-            for sf in base.stemnet.soundfonts
-        ]
-    else:
-        sets = [
-            ("embedded", pipeline.tracks(base.data, "test")),
-            ("unseen", pipeline.unseen_tracks(base.data)),
-        ]
+    sets = probe_sets(base, args.split)
     out = {}
     for label, tracks in sets:
         right: dict[str, list[bool]] = {}

@@ -12,17 +12,19 @@ same pieces played by the unseen soundfont.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 
 import numpy as np
+from common import probe_sets
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
 from latentsep import pipeline, spectral
 from latentsep.evaluation import metrics, scoring
 from latentsep.presets import get_preset
-from latentsep.separation import clustering, nmf
+from latentsep.separation import clustering, learned, nmf
 
 SEED = 0
 
@@ -93,6 +95,29 @@ def class_shares(w: np.ndarray, rate: int, dicts) -> np.ndarray:
     return np.log(share + 1e-3)
 
 
+def network_groupings(case, w, h, rate: int, net):
+    """``nmf+classmask``'s affinities: the network's class shares of each component heard
+    alone and heard in the mixture (:func:`learned.context_shares`), with harmonic timbre
+    or with ``nmf+streams``' links (which hold it)."""
+    mono = case.mixture.mean(axis=0, keepdims=True)
+    alone = clustering.gaussian_affinity(
+        learned.network_shares(net, nmf.iter_component_sources(mono, w, h), rate)
+    )
+    within = clustering.gaussian_affinity(learned.context_shares(net, case.mixture, w, h, rate))
+    a_h = clustering.gaussian_affinity(nmf.harmonic_timbre(w, rate))
+    a_s = nmf.stream_affinity(w, h, rate)
+    k = case.n_sources
+    yield "network: alone × harmonic (nmf+classmask before)", spectral_clusters(alone * a_h, k)
+    yield "network: in the mixture × harmonic", spectral_clusters(within * a_h, k)
+    yield "network: alone × in the mixture × harmonic", spectral_clusters(alone * within * a_h, k)
+    yield "network: alone × streams", spectral_clusters(alone * a_s, k)
+    yield "network: in the mixture × streams", spectral_clusters(within * a_s, k)
+    yield (
+        "network: alone × in the mixture × streams (nmf+classmask)",
+        spectral_clusters(alone * within * a_s, k),
+    )
+
+
 def groupings(case, w, h, rate: int, dicts, only: list[str] | None = None):
     k = case.n_sources
     harm = nmf.harmonic_timbre(w, rate)
@@ -146,9 +171,9 @@ def main() -> int:
     parser.add_argument("--tracks", type=int, default=0)
     parser.add_argument(
         "--split",
-        choices=["test", "heldout"],
+        choices=["test", "validation"],
         default="test",
-        help="heldout: the train pieces no dictionary or network learned from (to choose on)",
+        help="validation: the train pieces no dictionary or network learned from (to choose on)",
     )
     parser.add_argument(
         "--only", nargs="*", help="score only the groupings whose names hold one of these"
@@ -156,15 +181,10 @@ def main() -> int:
     args = parser.parse_args()
     base = get_preset(args.preset)
     dicts = pipeline.dictionaries(base, progress=False)[0]
+    with_net = not args.only or any("network" in o for o in args.only)
+    net = pipeline.network(base, "classmask", progress=False)[0] if with_net else None
     out = {}
-    if args.split == "heldout":
-        held = pipeline.tracks(base.data, "train", base.stemnet.holdout)
-        sets = [("held-out train pieces", held[: args.tracks or None])]
-    else:
-        sets = [
-            ("embedded", pipeline.tracks(base.data, "test", args.tracks or None)),
-            ("unseen", pipeline.unseen_tracks(base.data, args.tracks or None)),
-        ]
+    sets = probe_sets(base, args.split, args.tracks or None)
     for label, tracks in sets:
         cases = scoring.cases(tracks, base.model)
         rows: dict[str, list] = {}
@@ -174,7 +194,10 @@ def main() -> int:
             truth = oracle_labels(case, w, h)
             found = [
                 (name, labels)
-                for name, labels in groupings(case, w, h, case.rate, dicts, args.only)
+                for name, labels in itertools.chain(
+                    groupings(case, w, h, case.rate, dicts, args.only),
+                    network_groupings(case, w, h, case.rate, net) if with_net else (),
+                )
                 if not args.only
                 or name.startswith("harmonic timbre")
                 or any(o in name for o in args.only)

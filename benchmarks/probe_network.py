@@ -2,9 +2,10 @@
 
 The variant is the preset with ``--set stemnet.field=value`` overrides (its network is
 trained first if it is not cached: ``latentsep train-separator --preset cpu --set ...``).
-Both networks run ``classmask`` and ``nmf+classmask``, the count given, on the 13 held-out
-train pieces in every training soundfont (median SI-SDRi); ``--split test`` scores the two
-test sets instead, to report, not to choose. With issue 23's ``stemnet.transpose=3``:
+Both networks run ``classmask`` and ``nmf+classmask``, the count given, on the validation
+pieces in every training soundfont (median SI-SDRi; the 133 train pieces nothing learned
+from: :func:`latentsep.pipeline.validation_tracks`); ``--split test`` scores the two test
+sets instead, to report, not to choose. With issue 23's ``stemnet.transpose=3``:
 
     python benchmarks/probe_network.py --preset cpu --set stemnet.transpose=3
 """
@@ -14,6 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
+
+from common import probe_sets
 
 from latentsep import pipeline
 from latentsep.cli import parse_overrides
@@ -27,21 +30,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--set", dest="overrides", action="append", default=[], required=True)
-    parser.add_argument("--split", choices=["heldout", "test"], default="heldout")
+    parser.add_argument("--split", choices=["validation", "test"], default="validation")
     args = parser.parse_args()
     base = get_preset(args.preset)
     variants = {"preset": base, "variant": get_preset(args.preset, parse_overrides(args.overrides))}
-    if args.split == "heldout":
-        held = base.stemnet.holdout
-        sets = [
-            (f"held-out ({sf})", pipeline.rendered_tracks(base.data, sf, "train")[:held])
-            for sf in base.stemnet.soundfonts
-        ]
-    else:
-        sets = [
-            ("embedded", pipeline.tracks(base.data, "test")),
-            ("unseen", pipeline.unseen_tracks(base.data)),
-        ]
+    sets = probe_sets(base, args.split)
     out: dict[str, dict] = {}
     for label, tracks in sets:
         cases = scoring.cases(tracks, base.model)

@@ -234,6 +234,20 @@ def test_another_soundfont_renders_the_same_tracks_with_other_samples(data_root)
     assert len(keys) == 2
 
 
+def test_validation_pieces_are_train_pieces_nothing_learned_from(data_root):
+    held = SMOKE.stemnet.holdout
+    trained = pipeline.tracks(pipeline.stemnet_data(SMOKE), "train")  # the network's pieces
+    found = pipeline.validation_tracks(SMOKE, synth.DEFAULT_SOUNDFONT, pieces=2, progress=False)
+    assert [t.name for t in found[:held]] == [t.name for t in trained[:held]]  # the held-out
+    later = pipeline.tracks(pipeline.validation_data(SMOKE, 2), "train")
+    assert [t.name for t in found[held:]] == [t.name for t in later[len(trained) :]]
+    assert len(found) == held + 2
+    learned_from = {t.name.split("_", 1)[1] for t in trained[held:]}
+    assert not learned_from & {t.name.split("_", 1)[1] for t in found}  # other pieces
+    for t, u in zip(found[held:], later[len(trained) :], strict=True):  # rendered alike
+        assert np.array_equal(t.stems["other"], u.stems["other"])
+
+
 def test_a_missing_soundfont_says_how_to_install_it(monkeypatch, tmp_path):
     monkeypatch.setattr(synth, "SOUNDFONT_DIRS", (str(tmp_path),))
     monkeypatch.delenv("LATENTSEP_SOUNDFONTS", raising=False)
@@ -295,6 +309,36 @@ def test_network_shares_are_each_components_log_share_of_the_class_outputs():
     shares = learned.network_shares(net, comps, 16000)
     assert shares.shape == (3, len(OTHER_CLASSES))
     np.testing.assert_allclose(np.exp(shares).sum(axis=1), 1 + len(OTHER_CLASSES) * 1e-3, rtol=1e-4)
+
+
+def test_context_shares_read_each_component_where_it_sounds_in_the_class_masks(monkeypatch):
+    """`nmf+classmask`'s third feature: the class masks of the whole mixture, read where each
+    component's template and activation put it (frequencies and frames mapped from the
+    package's STFT grid to the network's)."""
+    net = stemnet.StemNet(SMOKE.stemnet).eval()
+    cfg, rate, seconds = net.cfg, 22050, 2.0
+    x = tone(seconds, rate, 220, False, 0)
+    real, mag = learned.class_masks(net, x, rate)
+    n_classes, n_bins, n_frames = real.shape
+    fake = np.zeros_like(real)
+    bin_hz = cfg.sample_rate / cfg.n_fft
+    low = np.arange(n_bins) * bin_hz < 1000
+    early = np.arange(n_frames) * cfg.hop / cfg.sample_rate < seconds / 2
+    fake[0][np.ix_(low, early)] = 1  # class 0: low notes early; 1: high early; 2: all late
+    fake[1][np.ix_(~low, early)] = 1
+    fake[2][:, ~early] = 1
+    monkeypatch.setattr(learned, "class_masks", lambda net, x, rate: (fake, mag))
+    freqs = np.fft.rfftfreq(2048, 1 / rate)
+    frames = np.arange(int(seconds * rate / 512) + 1) * 512 / rate
+    w = np.stack([(freqs < 800) * 1.0, ((freqs > 1500) & (freqs < 7000)) * 1.0], axis=1)
+    first, last = (frames < seconds / 2 - 0.1) * 1.0, (frames > seconds / 2 + 0.1) * 1.0
+    h = np.stack([first, first, last, last])  # two early components, two late
+    w = np.concatenate([w, w], axis=1)
+    shares = np.exp(learned.context_shares(net, x, w, h, rate)) - 1e-3
+    assert shares.shape == (4, n_classes)
+    np.testing.assert_allclose(
+        shares[:, :3], [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1]], atol=0.05
+    )
 
 
 def test_counting_is_the_class_outputs_within_the_floor(monkeypatch):
