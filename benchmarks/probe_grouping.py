@@ -99,11 +99,10 @@ def network_groupings(case, w, h, rate: int, net):
     """``nmf+classmask``'s affinities: the network's class shares of each component heard
     alone and heard in the mixture (:func:`learned.context_shares`), with harmonic timbre
     or with ``nmf+streams``' links (which hold it)."""
-    mono = case.mixture.mean(axis=0, keepdims=True)
-    alone = clustering.gaussian_affinity(
-        learned.network_shares(net, nmf.iter_component_sources(mono, w, h), rate)
+    alone, within = (
+        clustering.gaussian_affinity(f)
+        for f in learned.component_shares(net, case.mixture, w, h, rate)
     )
-    within = clustering.gaussian_affinity(learned.context_shares(net, case.mixture, w, h, rate))
     a_h = clustering.gaussian_affinity(nmf.harmonic_timbre(w, rate))
     a_s = nmf.stream_affinity(w, h, rate)
     k = case.n_sources

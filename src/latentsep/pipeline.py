@@ -348,22 +348,20 @@ def validation_tracks(
     the network's train pieces (rendered the first time; their plan parses the scores once,
     ~12 minutes). What networks, floors and groupings are chosen on; the test sets only
     report."""
-    held = rendered_tracks(preset.data, soundfont, "train", progress=progress)
-    held = held[: preset.stemnet.holdout]
+    n_held = preset.stemnet.holdout  # (a limit of 0 would mean every track)
+    held = rendered_tracks(preset.data, soundfont, "train", n_held, progress) if n_held else []
     if not pieces:
         return held
     art = validation_artifact(preset, soundfont, pieces)
-    first = art.params["from"]
     t0 = time.perf_counter()
     fresh = not (art.path / "manifest.json").is_file()
 
-    def plan_of(cfg: DataConfig) -> render.Plan:
+    def plan_of(cfg: DataConfig) -> render.Plan:  # the train pieces past the network's
         train = [(s, p) for s, p in track_plan(cfg) if s.subset == "train"]
-        return train[first:]
+        return train[stemnet_data(preset).n_train :]
 
-    data = validation_data(preset, pieces)
     render.build(
-        data,
+        validation_data(preset, pieces),
         art.path,
         art.key,
         progress=progress,

@@ -272,11 +272,10 @@ def _grouped_by_classes(
 
     def affinity(separator, rate: int):
         def run(mixture: np.ndarray, w: np.ndarray, h: np.ndarray) -> np.ndarray:
-            out = (
-                nmf.stream_affinity(w, h, rate)
-                if streams
-                else (clustering.gaussian_affinity(nmf.harmonic_timbre(w, rate)))
-            )
+            if streams:
+                out = nmf.stream_affinity(w, h, rate)
+            else:
+                out = clustering.gaussian_affinity(nmf.harmonic_timbre(w, rate))
             for feats in shares(separator, mixture, w, h, rate):
                 out = out * clustering.gaussian_affinity(feats)
             return out
@@ -368,6 +367,17 @@ def network_shares(net: StemNet, components: Iterable[np.ndarray], rate: int) ->
     return np.log(energy / (energy.sum(axis=1, keepdims=True) + 1e-12) + 1e-3)
 
 
+def component_shares(
+    net: StemNet, mixture: np.ndarray, w: np.ndarray, h: np.ndarray, rate: int
+) -> list[np.ndarray]:
+    """``nmf+classmask``'s two descriptions of each NMF component: the network's class
+    shares of its sound alone (:func:`network_shares`) and in the mixture
+    (:func:`context_shares`)."""
+    mono = mixture.mean(axis=0, keepdims=True)
+    alone = network_shares(net, nmf.iter_component_sources(mono, w, h), rate)
+    return [alone, context_shares(net, mixture, w, h, rate)]
+
+
 _grouped_by_classes(
     "nmf+classmask",
     "the mixture's own KL-NMF components grouped by harmonic timbre, by streaming links and "
@@ -377,12 +387,7 @@ _grouped_by_classes(
     # each component alone and in the mixture, × nmf+streams' links: on the 266 validation
     # pieces +3.36 / +4.29 dB in the two training soundfonts, adjusted Rand index 0.43 /
     # 0.47 (alone × harmonic timbre, before: +3.01 / +3.81, 0.36 / 0.39)
-    lambda net, mixture, w, h, rate: [
-        network_shares(
-            net, nmf.iter_component_sources(mixture.mean(axis=0, keepdims=True), w, h), rate
-        ),
-        context_shares(net, mixture, w, h, rate),
-    ],
+    lambda net, mixture, w, h, rate: component_shares(net, mixture, w, h, rate),
     # counted like classmask, by the network's class outputs on the whole mixture (held-out
     # pieces: 85 % right, against 50 % for the affinity's eigengap)
     lambda net, x, rate, ks: count_sounding(class_energies(net, x, rate), CLASS_FLOOR_DB, ks),
