@@ -42,7 +42,10 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 echo ">> installing latentsep and its pinned dependencies into $VENV"
-"$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -c requirements/lock.txt -e ".[book,dev]"
-"$VENV/bin/python" -m pip install -q --no-deps -r requirements/no-deps.txt
+# No wheel cache: PyTorch's Linux wheels bring ~3 GB of CUDA libraries, and a second copy
+# in ~/.cache/pip once filled a CI machine's disk mid-install.
+PIP=("$VENV/bin/python" -m pip install -q --no-cache-dir)
+"${PIP[@]}" --upgrade pip
+"${PIP[@]}" -c requirements/lock.txt -e ".[book,dev]"
+"${PIP[@]}" --no-deps -r requirements/no-deps.txt
 "$VENV/bin/python" -c "import encodec, openunmix, musdb, tinysoundfont, latentsep; print('>> environment ready: latentsep', latentsep.__version__)"

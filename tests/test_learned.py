@@ -207,3 +207,39 @@ def test_counts_and_speed_are_measured_once(data_root: Path, monkeypatch):
         monkeypatch.setattr(scoring, name, lambda *a, **k: pytest.fail("measured again"))
     assert pipeline.method_speed(test_set, ["nmf", "mixit"], 2.0).equals(speed)
     assert pipeline.source_counts(test_set, ["mixit"]).equals(counts)
+
+
+def test_a_method_added_to_a_test_set_is_the_only_one_scored(data_root: Path, monkeypatch):
+    """Each method's scores and counts are their own cached table: a list that gains a
+    method computes that method alone, and the tables read back as one, by case then
+    method, as a single evaluation gives them."""
+    from latentsep import pipeline
+    from latentsep.evaluation import scoring
+
+    smoke = get_preset("smoke")
+    first = pipeline.evaluate_test_set(smoke, ["nmf", "mixit"], progress=False)
+    pipeline.source_counts(first, ["mixit"])
+    scored, counted = [], []
+    evaluate, count = scoring.evaluate, scoring.count_sources
+
+    def spy_evaluate(cases, methods, cache=None, **kw):
+        if not (Path(cache) / "runs.csv").is_file():
+            scored.extend(methods)
+        return evaluate(cases, methods, cache, **kw)
+
+    def spy_count(*a, separators=None, rules=True, **kw):
+        counted.append((sorted(separators or {}), rules))
+        return count(*a, separators=separators, rules=rules, **kw)
+
+    monkeypatch.setattr(scoring, "evaluate", spy_evaluate)
+    monkeypatch.setattr(scoring, "count_sources", spy_count)
+    both = pipeline.evaluate_test_set(smoke, ["nmf", "mixit", "pit"], progress=False)
+    counts = pipeline.source_counts(both, ["mixit", "pit"])
+    assert scored == ["pit"] and counted == [(["pit"], False)]
+    old = both.scores[both.scores.method != "pit"].reset_index(drop=True)
+    assert old.drop(columns=["seconds"], errors="ignore").equals(first.scores)
+    cases = {c.track: i for i, c in enumerate(both.cases)}
+    runs = zip(both.runs.track, both.runs.method, strict=True)
+    order = [(cases[t], both.order.index(m)) for t, m in runs]
+    assert order == sorted(order) and len(order) == len(cases) * len(both.order)
+    assert list(counts.columns[-2:]) == ["mixit sounding outputs", "pit sounding outputs"]

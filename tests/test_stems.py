@@ -173,18 +173,19 @@ def test_the_pipeline_makes_a_refined_network_after_the_one_it_starts_from(data_
 
 
 @pytest.mark.parametrize(
-    "method", ["classmask", "deepclustering", "supervisednmf", "nmf+classes", "nmf+classmask"]
+    "method",
+    ["classmask", "deepclustering", "supervisednmf", "notenmf", "nmf+classes", "nmf+classmask"],
 )
 def test_the_stem_learned_methods_share_the_mixture(method: str):
     rate = 22050
     x = tone(2.0, rate, 220, True, 0) + tone(2.0, rate, 330, False, 1)
     x = np.concatenate([x, 0.5 * x])  # stereo
-    if method in ("supervisednmf", "nmf+classes"):
+    if method in ("supervisednmf", "nmf+classes", "notenmf"):
         net = nmf.learn_dictionaries([(p.cls, p.audio) for p in parts()], OTHER_CLASSES, 4)
     else:
         net = stemnet.StemNet(SMOKE.stemnet).eval()
     spec = separation.get_method(method)
-    assert spec.learned and spec.network in ("stemnet", "nmfdict")
+    assert spec.learned and spec.network in ("stemnet", "nmfdict", "notedict")
     two = separation.separate(x, None, method, 2, rate=rate, separator=net)
     assert len(two.sources) == 2 and two.sources[0].shape == x.shape
     assert np.allclose(sum(two.sources), x, atol=1e-4)
@@ -202,6 +203,94 @@ def test_supervised_nmf_puts_each_instrument_in_its_class():
     out = nmf.class_parts(a + b, dicts)
     assert out.shape == (9, 1, a.shape[1])
     assert si_sdr(a, out[0]) > si_sdr(a, a + b) + 3 and si_sdr(b, out[1]) > si_sdr(b, a + b) + 3
+
+
+def piano_and_reed() -> tuple[np.ndarray, np.ndarray]:
+    """Four piano notes and four reed notes, 3 s mono at the dictionaries' rate (TimGM6mb),
+    equally loud."""
+
+    def played(cls: str, keys: list[int], start: float) -> np.ndarray:
+        events = [synth.Event(start + 0.5 * i, k, 90) for i, k in enumerate(keys)]
+        events += [synth.Event(start + 0.5 * i + 0.45, k, 0) for i, k in enumerate(keys)]
+        program = synth.GM_CLASSES[cls][0][0]
+        x = synth.render(events, 3 * nmf.DICT_RATE, nmf.DICT_RATE, program)[:1]
+        return x / np.sqrt(np.mean(x**2)) * 0.05
+
+    return played("piano", [48, 52, 55, 60], 0.0), played("reed", [67, 69, 71, 72], 0.2)
+
+
+def test_note_dictionaries_hold_every_note_and_share_a_mixture_of_two_by_class(data_root):
+    """The soundfont's own notes as atoms: one per note of every program of each class, each
+    summing to one; a piano chord and a reed line played by that soundfont are shared by
+    class, each class output far closer to its own instrument than the mixture is."""
+    from latentsep.evaluation.metrics import si_sdr
+
+    dicts, _, _ = pipeline.note_dictionaries(SMOKE, progress=False)
+    notes = sum(
+        len(programs) * (high - low + 1 + 2 * pipeline.NOTE_MARGIN)
+        for programs, (low, high) in (synth.GM_CLASSES[c] for c in OTHER_CLASSES)
+    )
+    freqs, atoms = dicts.templates.shape  # the smoke preset: one soundfont
+    assert freqs == nmf.DICT_N_FFT // 2 + 1 and 0.99 * notes <= atoms <= notes  # few unplayed
+    assert np.allclose(dicts.templates.sum(axis=0), 1.0, atol=1e-4)
+    assert set(dicts.owner) == set(range(len(OTHER_CLASSES)))
+
+    piano, reed = piano_and_reed()
+    out = nmf.class_parts(piano + reed, dicts, updates=100)
+    ip, ir = OTHER_CLASSES.index("piano"), OTHER_CLASSES.index("reed")
+    assert np.allclose(out.sum(axis=0), piano + reed, atol=1e-4)
+    for ref, est in ((piano, out[ip]), (reed, out[ir])):
+        assert si_sdr(ref, est) > si_sdr(ref, piano + reed) + 6  # here +9 and +11 dB
+
+
+def test_notenmf_fits_a_long_input_once_with_the_notes_its_sample_plays(data_root, monkeypatch):
+    """Fitted on a sample of a long input, ``notenmf`` separates every block with the few
+    atoms that sample plays, the same classes in the same outputs: each block's sources are
+    the same for the same audio, one per instrument."""
+    from latentsep.evaluation.metrics import si_sdr
+
+    dicts, _, _ = pipeline.note_dictionaries(SMOKE, progress=False)
+    piano, reed = piano_and_reed()
+    x = piano + reed
+    sizes = []
+    models = nmf.class_models
+    monkeypatch.setattr(
+        nmf,
+        "class_models",
+        lambda m, d, u=None: sizes.append(d.templates.shape[1]) or models(m, d, u),
+    )
+    run = separation.get_method("notenmf").fit(x, 2, rate=nmf.DICT_RATE, separator=dicts)
+    first, again = run(x), run(x)
+    assert max(sizes) < dicts.templates.shape[1] / 5  # the blocks' dictionary: what plays
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    np.testing.assert_allclose(sum(first), x, atol=1e-4)
+    gains = [max(si_sdr(ref, s) for s in first) - si_sdr(ref, x) for ref in (piano, reed)]
+    assert min(gains) > 6, gains
+
+
+def test_notenmf_without_its_soundfonts_is_left_out_with_the_reason(data_root, monkeypatch):
+    """No soundfont to render the notes with, nothing made or shipped: the chapters leave
+    ``notenmf`` out and say why, rather than fail mid-book."""
+    monkeypatch.setattr(synth, "soundfont_available", lambda name: False)
+    monkeypatch.setattr(pipeline, "shipped_manifest", dict)
+    monkeypatch.setattr(pipeline, "NOTE_VELOCITY", 81)  # a key no test has made
+    assert "TimGM6mb, not installed" in pipeline.missing(SMOKE, "notenmf")
+    assert pipeline.missing(SMOKE, "supervisednmf") is None
+
+
+def test_pruned_activations_fit_as_well_as_all_atoms():
+    """Five of 200 sparse atoms play: the atoms that stay silent are dropped early and the
+    fit is still exact (a wrong pruning would lose notes that play)."""
+    rng = np.random.default_rng(0)
+    w = (rng.random((256, 200)) > 0.97).astype(np.float32) + 1e-4  # ~8 partials an atom
+    w /= w.sum(axis=0)
+    h = np.zeros((200, 30), np.float32)
+    playing = rng.choice(200, 5, replace=False)
+    h[playing] = rng.random((5, 30)) + 0.1
+    v = w @ h
+    fit = nmf.kl_activations(v, w, 200)
+    assert set(np.flatnonzero(fit.sum(axis=1) > 0)) == set(playing)
+    assert np.linalg.norm(w @ fit - v) / np.linalg.norm(v) < 1e-3
 
 
 def test_class_shares_name_the_class_whose_dictionary_explains_a_template():

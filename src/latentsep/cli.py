@@ -141,7 +141,8 @@ def _train_separator_args(p: argparse.ArgumentParser) -> None:
 
 @command(
     "train-separator",
-    "train the network learned from rendered stems (classmask, deepclustering), or reuse it",
+    "train the network learned from rendered stems (classmask, deepclustering) and the "
+    "dictionaries (supervisednmf, notenmf), or reuse them",
     _train_separator_args,
 )
 def _train_separator(args: argparse.Namespace, preset: Preset) -> int:
@@ -157,11 +158,16 @@ def _train_separator(args: argparse.Namespace, preset: Preset) -> int:
     if args.retrain:
         os.environ["LATENTSEP_RETRAIN"] = "1"  # shipped copies are not restored either
         nets = [pipeline.stemnet_artifact(p) for p in (preset, pipeline.refined_from(preset)) if p]
-        for art in (*nets, pipeline.dictionaries_artifact(preset)):  # and what it refines
+        dicts = (
+            pipeline.dictionaries_artifact(preset),
+            pipeline.note_dictionaries_artifact(preset),
+        )
+        for art in (*nets, *dicts):  # and what it refines
             pipeline.forget(art)
     try:
         _, history, out = pipeline.stemnet_model(preset)
         pipeline.dictionaries(preset)
+        pipeline.note_dictionaries(preset)
     except SoundfontError as err:
         print(f"latentsep: {err}", file=sys.stderr)
         return 2

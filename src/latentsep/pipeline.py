@@ -136,12 +136,15 @@ SHIPPED = "manifest.json"
 RESTORED = "shipped.json"
 
 
+MADE_HERE = "made on this machine"
+
+
 def origin(art: Artifact) -> str:
     """Where a cached artifact came from, in words for a chapter: made here, or restored
     from ``shipped/`` (the machine, date, time and command that made it there)."""
     restored = art.path / RESTORED
     if not restored.is_file():
-        return "made on this machine"
+        return MADE_HERE
     made = json.loads(restored.read_text())["made"]
     m = made.get("machine", {})
     minutes = f", {made['seconds'] / 60:.1f} min" if made.get("seconds") else ""
@@ -764,9 +767,67 @@ def dictionaries(
         arrays = {"templates": d.templates, "owner": d.owner, "classes": np.array(d.classes)}
         atomic_write(path, lambda tmp: np.savez(open(tmp, "wb"), **arrays))
         art.made(time.perf_counter() - t0)
+    return _class_dictionaries(path), [], art.path
+
+
+#: ``notenmf``'s notes: each rendered at this velocity, held this long (seconds), over each
+#: class's range (:data:`~latentsep.data.synth.GM_CLASSES`) widened by this many semitones.
+NOTE_VELOCITY, NOTE_SECONDS, NOTE_MARGIN = 80, 1.0, 6
+NOTE_DICTIONARY_VERSION = 1
+
+
+def note_dictionaries_artifact(preset: Preset) -> Artifact:
+    """``notenmf``'s note dictionaries: one template for every note of every GM program of
+    each instrument class, as each of the training soundfonts (``stemnet.soundfonts``)
+    plays it alone. Nothing is learned: the renderer's own notes are the atoms."""
+    params = {
+        "soundfonts": list(preset.stemnet.soundfonts),
+        "classes": {c: synth.GM_CLASSES[c] for c in OTHER_CLASSES},
+        "notes": [NOTE_VELOCITY, NOTE_SECONDS, NOTE_MARGIN],
+        "stft": [nmf.DICT_RATE, nmf.DICT_N_FFT, nmf.DICT_HOP, nmf.NOTE_FLOOR_DB],
+        "version": NOTE_DICTIONARY_VERSION,
+    }
+    return Artifact("note dictionaries", "separators", params)
+
+
+def note_dictionaries(
+    preset: Preset, progress: bool = True
+) -> tuple[nmf.ClassDictionaries, list[dict], Path]:
+    """``notenmf``'s note dictionaries (rendered the first time: ~10 s), no history, folder."""
+    art = note_dictionaries_artifact(preset)
+    path = art.path / "dictionaries.npz"
+    if not path.is_file() and not art.restore():
+        t0 = time.perf_counter()
+        templates, owner = [], []
+        for sf in preset.stemnet.soundfonts:
+            for c, name in enumerate(OTHER_CLASSES):
+                programs, (low, high) = synth.GM_CLASSES[name]
+                for program in programs:
+                    for key in range(low - NOTE_MARGIN, high + NOTE_MARGIN + 1):
+                        events = [
+                            synth.Event(0.0, key, NOTE_VELOCITY),
+                            synth.Event(NOTE_SECONDS, key, 0),
+                        ]
+                        n = int((NOTE_SECONDS + 0.3) * nmf.DICT_RATE)  # and its release
+                        x = synth.render(events, n, nmf.DICT_RATE, program, soundfont=sf)
+                        if np.any(x):  # a soundfont without this note: no atom
+                            templates.append(nmf.note_template(x))
+                            owner.append(c)
+        arrays = {
+            "templates": np.stack(templates, axis=1).astype(np.float32),
+            "owner": np.array(owner),
+            "classes": np.array(OTHER_CLASSES),
+        }
+        atomic_write(path, lambda tmp: np.savez_compressed(open(tmp, "wb"), **arrays))
+        art.made(time.perf_counter() - t0)
+    return _class_dictionaries(path), [], art.path
+
+
+def _class_dictionaries(path: Path) -> nmf.ClassDictionaries:
     with np.load(path) as z:
-        d = nmf.ClassDictionaries(z["templates"], z["owner"], tuple(str(c) for c in z["classes"]))
-    return d, [], art.path
+        return nmf.ClassDictionaries(
+            z["templates"], z["owner"], tuple(str(c) for c in z["classes"])
+        )
 
 
 #: The autoencoders the chapters train and compare (name -> preset fields): chapters 02 and 03
@@ -805,6 +866,7 @@ def shippable(preset: Preset) -> list[tuple[Artifact, list[str], str]]:
         if p is not None:  # settings start there
             out.append((stemnet_artifact(p), ["stemnet.pt", "history.json"], train))
     out.append((dictionaries_artifact(preset), ["dictionaries.npz"], train))
+    out.append((note_dictionaries_artifact(preset), ["dictionaries.npz"], train))
     out.append((plan_artifact(preset.data), [PLAN_FILE], f"latentsep data --preset {name}"))
     if stemnet_data(preset) != preset.data:  # the network's further train pieces
         out.append((plan_artifact(stemnet_data(preset)), [PLAN_FILE], train))
@@ -837,15 +899,16 @@ def shippable_evaluations(preset: Preset) -> list[tuple[Artifact, list[str], str
 
 def evaluation_is_current(params: list, preset: Preset) -> bool:
     """Whether an evaluation's parameters are ones this code computes with ``preset``'s
-    shipped models: its version, an autoencoder that :func:`shippable` declares, and for
-    each method the network :func:`network_artifact` gives it (the networks: the one
-    mapping of method names to artifact keys; a shipped network a refined one started
-    from runs no method)."""
+    shipped models: its version, an autoencoder that :func:`shippable` declares, one
+    method's table (tables of many were an earlier layout), and for each method the
+    network :func:`network_artifact` gives it (the networks: the one mapping of method
+    names to artifact keys; a shipped network a refined one started from runs no method)."""
     keys = {art.key for art, _, _ in shippable(preset)}
     nets = [p for p in params if isinstance(p, dict) and p and all(n in METHODS for n in p)]
     return (
         params[0] == scoring.EVALUATION_VERSION
         and params[1] in keys
+        and all(len(p) <= 1 for p in params[3:4])  # one method's (its list, or its network)
         and all(key == network_artifact(preset, m).key for d in nets for m, key in d.items())
     )
 
@@ -873,6 +936,12 @@ def missing(preset: Preset, method: str) -> str | None:
     """Why ``method`` cannot run with ``preset``'s networks (None: it can)."""
     if get_method(method).network == "stemnet":
         return learned.missing_head(method, preset.stemnet)
+    if get_method(method).network == "notedict":  # rendered, unless made or shipped
+        art = note_dictionaries_artifact(preset)
+        absent = [sf for sf in preset.stemnet.soundfonts if not synth.soundfont_available(sf)]
+        shipped = art.shipped_name in shipped_manifest() and not retraining()
+        if absent and not shipped and not (art.path / "dictionaries.npz").is_file():
+            return f"{method} renders its notes with {', '.join(absent)}, not installed here"
     return None
 
 
@@ -898,6 +967,8 @@ def network_artifact(preset: Preset, method: str) -> Artifact:
         return stemnet_artifact(preset)
     if kind == "nmfdict":
         return dictionaries_artifact(preset)
+    if kind == "notedict":
+        return note_dictionaries_artifact(preset)
     return separator_artifact(preset, kind)
 
 
@@ -910,6 +981,8 @@ def network(preset: Preset, method: str, progress: bool = True):
         return stemnet_model(preset, progress)
     if kind == "nmfdict":
         return dictionaries(preset, progress)
+    if kind == "notedict":
+        return note_dictionaries(preset, progress)
     return separator(preset, kind, progress)
 
 
@@ -988,26 +1061,51 @@ def evaluate_test_set(
     separators = {n: network(base, n, progress)[0] for n in trained}
     separator_keys = {n: network_artifact(base, n).key for n in trained}
     methods_ = scoring.methods_for(names, model, seed=seed, separators=separators)
-    art = evaluation_artifact(
-        model_dir.name, [c.track for c in test_cases], names, seed, separator_keys, soundfont
-    )
-    t0 = time.perf_counter()
-    fresh = not (art.path / "runs.csv").is_file() and not art.restore()
-    scores, runs = scoring.evaluate(test_cases, methods_, art.path, progress=progress)
-    if fresh:
-        art.made(time.perf_counter() - t0)
+    tracks_ = [c.track for c in test_cases]
+    scores, runs, origins = [], [], []
+    for name in names:  # one table per method: a new or changed method scores only itself
+        keys = {name: separator_keys[name]} if name in separator_keys else None
+        art = evaluation_artifact(model_dir.name, tracks_, [name], seed, keys, soundfont)
+        t0 = time.perf_counter()
+        fresh = not (art.path / "runs.csv").is_file() and not art.restore()
+        s, r = scoring.evaluate(
+            test_cases, {name: methods_[name]}, art.path, progress=progress and fresh
+        )
+        if fresh:
+            art.made(time.perf_counter() - t0)
+        scores.append(s)
+        runs.append(r)
+        origins.append(origin(art))
     return TestSet(
         test_cases,
         model,
         model_dir,
-        scores,
-        runs,
+        _case_major(scores, tracks_),
+        _case_major(runs, tracks_),
         names,
         separators,
         separator_keys,
         soundfont,
-        origin(art),
+        _origins(origins),
     )
+
+
+def _case_major(tables: list[pd.DataFrame], tracks_: list[str]) -> pd.DataFrame:
+    """Per-method tables as one, in :func:`scoring.evaluate`'s order: by case, then method."""
+    table = pd.concat(tables, ignore_index=True)
+    case = table["track"].map({t: i for i, t in enumerate(tracks_)})
+    method = np.repeat(np.arange(len(tables)), [len(t) for t in tables])
+    order = np.lexsort((np.arange(len(table)), method, case.to_numpy()))
+    return table.iloc[order].reset_index(drop=True)
+
+
+def _origins(origins: list[str]) -> str:
+    """Where a set of per-method tables came from, in words (:func:`origin`)."""
+    if len(set(origins)) == 1:
+        return origins[0]
+    here = origins.count(MADE_HERE)
+    shipped = next(o for o in origins if o != MADE_HERE)
+    return f"{len(origins) - here} of {len(origins)} methods' scores {shipped}; {here} {MADE_HERE}"
 
 
 def evaluate_multitrack(
@@ -1035,10 +1133,13 @@ def evaluate_multitrack(
     return scores, runs, counted
 
 
-def _measured(test_set: TestSet, name: str, params: dict, compute) -> pd.DataFrame:
+def _measured(
+    test_set: TestSet, name: str, params: dict, compute, separator_keys: dict | None = None
+) -> pd.DataFrame:
     """A table measured on ``test_set``'s cases, cached in ``data/evaluations/<key>/`` and
-    keyed by the cases, the autoencoder, the separators and ``params``: computed once and
-    shared by the chapters and the benchmarks."""
+    keyed by the cases, the autoencoder, the separators (``separator_keys``: those it uses;
+    default all of the test set's) and ``params``: computed once and shared by the chapters
+    and the benchmarks."""
     art = Artifact(
         name,
         "evaluations",
@@ -1046,7 +1147,7 @@ def _measured(test_set: TestSet, name: str, params: dict, compute) -> pd.DataFra
             scoring.EVALUATION_VERSION,
             test_set.model_dir.name,
             [c.track for c in test_set.cases],
-            test_set.separator_keys,
+            test_set.separator_keys if separator_keys is None else separator_keys,
             params,
             *([test_set.soundfont] if test_set.soundfont != synth.DEFAULT_SOUNDFONT else []),
         ],
@@ -1064,13 +1165,21 @@ def _measured(test_set: TestSet, name: str, params: dict, compute) -> pd.DataFra
 def source_counts(test_set: TestSet, names, seed: int = 0) -> pd.DataFrame:
     """:func:`scoring.count_sources` on the test set, with the networks of the learned
     methods among ``names`` (cached)."""
-    nets = {n: net for n, net in test_set.separators.items() if n in names}
-    return _measured(
-        test_set,
-        "counts",
-        {"separators": sorted(nets), "seed": seed},
-        lambda: scoring.count_sources(test_set.cases, test_set.model, seed=seed, separators=nets),
-    )
+
+    def counted(nets: dict) -> pd.DataFrame:  # one table per method, as the scores
+        return _measured(
+            test_set,
+            "counts",
+            {"separators": sorted(nets), "seed": seed},
+            lambda: scoring.count_sources(
+                test_set.cases, test_set.model, seed=seed, separators=nets, rules=not nets
+            ),
+            {n: test_set.separator_keys[n] for n in nets},
+        )
+
+    tables = [counted({})]
+    tables += [counted({n: net}) for n, net in test_set.separators.items() if n in names]
+    return pd.concat([tables[0], *(t.drop(columns=["track", "true"]) for t in tables[1:])], axis=1)
 
 
 def method_speed(test_set: TestSet, names, seconds: float, seed: int = 0) -> pd.DataFrame:

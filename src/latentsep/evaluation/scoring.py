@@ -194,27 +194,34 @@ def count_sources(
     ks=(2, 3, 4),
     seed: int = 0,
     separators: dict | None = None,
+    rules: bool = True,
 ) -> pd.DataFrame:
     """How many instruments each counting rule finds in each case, beside the truth
-    (with ``separators``, also each learned method's sounding outputs)."""
+    (with ``separators``, also each learned method's sounding outputs; without ``rules``,
+    only those)."""
     from latentsep.separation import clustering, latents, nmf
+
+    def by_rules(case: Case) -> dict[str, int]:
+        x = clustering.features(latents.encode(model, case.mixture))
+        return {
+            "latent silhouette": clustering.choose_k(x, ks, "silhouette", seed),
+            "latent eigengap": clustering.choose_k(x, ks, "eigengap", seed),
+            "DBSCAN clusters": int(clustering.cluster(x, "dbscan", None, seed).max() + 1),
+            "NMF timbre silhouette": len(
+                set(nmf.separate(case.mixture, None, seed=seed, ks=ks)[1])
+            ),
+            "NMF harmonic silhouette": separation.separate(
+                case.mixture, None, "nmf+harmonic", None, rate=case.rate, seed=seed, ks=ks
+            ).n_sources,
+        }
 
     rows = []
     for case in cases:
-        x = clustering.features(latents.encode(model, case.mixture))
         rows.append(
             {
                 "track": case.track,
                 "true": case.n_sources,
-                "latent silhouette": clustering.choose_k(x, ks, "silhouette", seed),
-                "latent eigengap": clustering.choose_k(x, ks, "eigengap", seed),
-                "DBSCAN clusters": int(clustering.cluster(x, "dbscan", None, seed).max() + 1),
-                "NMF timbre silhouette": len(
-                    set(nmf.separate(case.mixture, None, seed=seed, ks=ks)[1])
-                ),
-                "NMF harmonic silhouette": separation.separate(
-                    case.mixture, None, "nmf+harmonic", None, rate=case.rate, seed=seed, ks=ks
-                ).n_sources,
+                **(by_rules(case) if rules else {}),
                 **{
                     f"{name} sounding outputs": separation.separate(
                         case.mixture, None, name, None, rate=case.rate, ks=ks, separator=net

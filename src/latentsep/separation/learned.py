@@ -20,7 +20,7 @@ from latentsep import spectral
 from latentsep.audio import resample
 from latentsep.models.separator import MaskSeparator
 from latentsep.models.stemnet import StemNet
-from latentsep.separation import clustering, nmf
+from latentsep.separation import blocks, clustering, nmf
 from latentsep.separation.base import BlockRun, Estimates, Fit, fits, register
 
 #: Outputs this far below the loudest are silent (an inference choice: not in the model's key).
@@ -243,10 +243,11 @@ def _supervisednmf(x, n_sources, *, rate, separator, ks=(2, 3, 4), **_) -> Estim
     return group(_dictionary_parts(separator, x, rate), n_sources, NMF_CLASS_FLOOR_DB, ks)
 
 
-def _dictionary_parts(dicts: nmf.ClassDictionaries, x: np.ndarray, rate: int) -> np.ndarray:
-    return _at_rate(
-        nmf.class_parts(resample(x, rate, nmf.DICT_RATE), dicts), x, rate, nmf.DICT_RATE
-    )
+def _dictionary_parts(
+    dicts: nmf.ClassDictionaries, x: np.ndarray, rate: int, updates: int | None = None
+) -> np.ndarray:
+    y = resample(x, rate, nmf.DICT_RATE)
+    return _at_rate(nmf.class_parts(y, dicts, updates), x, rate, nmf.DICT_RATE)
 
 
 register(
@@ -259,6 +260,46 @@ register(
 # its classes leak more: picked by loudness, its outputs did no better (held-out pieces +2.20 /
 # +1.53 against +1.70 / +1.75; the smoke set −0.9 against +1.3 dB), so they are clustered
 fits("supervisednmf")(fitted_classes(_dictionary_parts, NMF_CLASS_FLOOR_DB, named=False))
+
+
+#: ``notenmf``: updates of the note atoms' activations (a fixed count: thousands of atoms).
+NOTE_UPDATES = 100
+
+
+def _note_parts(dicts: nmf.ClassDictionaries, x: np.ndarray, rate: int) -> np.ndarray:
+    return _dictionary_parts(dicts, x, rate, NOTE_UPDATES)
+
+
+def _played(dicts: nmf.ClassDictionaries, sample: np.ndarray, rate: int) -> nmf.ClassDictionaries:
+    return nmf.played(dicts, resample(sample, rate, nmf.DICT_RATE))
+
+
+def _notenmf(x, n_sources, *, rate, separator, ks=(2, 3, 4), **_) -> Estimates:
+    _needs(separator)
+    if x.shape[-1] > blocks.FIT_SECONDS * rate:  # as a long file's blocks: the sample's notes
+        read = lambda s, n: x[:, s : s + n]  # noqa: E731
+        separator = _played(separator, blocks.fit_sample(read, x.shape[-1], rate), rate)
+    return group(_note_parts(separator, x, rate), n_sources, NMF_CLASS_FLOOR_DB, ks)
+
+
+register(
+    "notenmf",
+    "NMF whose atoms are every note each instrument class's programs play in the training "
+    "soundfonts, rendered alone",
+    learned=True,
+    network="notedict",
+    tags=("stems",),
+)(_notenmf)
+_fit_notes = fitted_classes(_note_parts, NMF_CLASS_FLOOR_DB, named=False)
+
+
+@fits("notenmf")
+def _fit_notenmf(sample, n_sources, *, rate, separator, ks=(2, 3, 4), **_) -> BlockRun:
+    """Fitted once per file: the notes the sample plays are the dictionary of every block."""
+    _needs(separator)
+    return _fit_notes(
+        sample, n_sources, rate=rate, separator=_played(separator, sample, rate), ks=ks
+    )
 
 
 def _grouped_by_classes(

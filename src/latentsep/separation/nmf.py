@@ -355,17 +355,91 @@ def class_shares(basis: np.ndarray, rate: int, dicts: ClassDictionaries) -> np.n
     return np.log(share / share.sum(axis=1, keepdims=True) + 1e-3)
 
 
-def class_parts(mixture: np.ndarray, dicts: ClassDictionaries) -> np.ndarray:
+def class_parts(
+    mixture: np.ndarray, dicts: ClassDictionaries, updates: int | None = None
+) -> np.ndarray:
     """The mixture ``(channels, samples)`` at :data:`DICT_RATE` shared among the classes by
     ratio masks of each class's part of the fit (activations fitted with the templates
-    fixed): ``(classes, channels, samples)``, adding up to the mixture."""
+    fixed): ``(classes, channels, samples)``, adding up to the mixture. ``updates``: a
+    fixed number of :func:`kl_activations` updates (for dictionaries of thousands of
+    atoms) instead of :func:`activations` to convergence."""
+    spec, models = class_models(mixture, dicts, updates)
+    return masked_parts(mixture, spec, models)
+
+
+def class_models(
+    mixture: np.ndarray, dicts: ClassDictionaries, updates: int | None = None
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """:func:`class_parts`' STFT of the mixture and each class's part of the fit
+    ``(freqs, frames)``."""
     spec = stft(mixture, DICT_N_FFT, DICT_HOP)
-    h = activations(np.abs(spec).mean(axis=0), dicts.templates, tol=1e-4)
+    v = np.abs(spec).mean(axis=0)
+    if updates is None:
+        h = activations(v, dicts.templates, tol=1e-4)
+    else:
+        h = kl_activations(v, dicts.templates, updates)
     models = [
         dicts.templates[:, dicts.owner == c] @ h[dicts.owner == c]
         for c in range(len(dicts.classes))
     ]
-    ratios = masks.ratio_masks(models, power=1.0)
+    return spec, models
+
+
+def masked_parts(
+    mixture: np.ndarray, spec: np.ndarray, models: list[np.ndarray], power: float = 1.0
+) -> np.ndarray:
+    """The mixture shared among ``models`` by their ratio masks (``power``: 2 is Wiener's)."""
+    ratios = masks.ratio_masks(models, power=power)
     return np.stack(
         [spectral.istft(spec * m, mixture.shape[-1], DICT_N_FFT, DICT_HOP) for m in ratios]
     )
+
+
+# --- note dictionaries: one template per note the training soundfonts play ------------------
+
+#: A rendered note's frames this far below its loudest are its release, not its timbre.
+NOTE_FLOOR_DB = -30.0
+#: After this many updates, atoms whose activation stays below PRUNE_SHARE of the loudest
+#: atom's are dropped: most of a note dictionary's thousands of atoms play no part in a piece.
+PRUNE_AFTER, PRUNE_SHARE = 20, 1e-3
+
+
+def note_template(x: np.ndarray) -> np.ndarray:
+    """One rendered note ``(channels, samples)`` at :data:`DICT_RATE` as a template: its mean
+    magnitude spectrum over the frames it sounds in, summing to one (``(freqs,)``)."""
+    v = np.abs(stft(x.mean(axis=0), DICT_N_FFT, DICT_HOP))
+    level = v.sum(axis=0)
+    if level.max() <= 0:
+        raise ValueError("a silent note cannot be a template")
+    t = v[:, level > level.max() * 10 ** (NOTE_FLOOR_DB / 20)].mean(axis=1)
+    return t / t.sum()
+
+
+def kl_activations(v: np.ndarray, w: np.ndarray, updates: int) -> np.ndarray:
+    """KL-NMF activations ``(atoms, frames)`` of magnitudes ``v`` ``(freqs, frames)`` with
+    the templates ``w`` ``(freqs, atoms)`` fixed and summing to one: ``updates``
+    multiplicative updates from a flat start (float32), the atoms that stay silent after
+    :data:`PRUNE_AFTER` dropped (their activations are zero)."""
+    v = np.asarray(v, np.float32)
+    w = np.asarray(w, np.float32)
+    h_all = np.zeros((w.shape[1], v.shape[1]), np.float32)
+    keep = np.arange(w.shape[1])
+    h = np.full((len(keep), v.shape[1]), v.sum(axis=0).mean() / w.shape[1] + 1e-9, np.float32)
+    for i in range(updates):
+        if i == PRUNE_AFTER:
+            energy = h.sum(axis=1)
+            alive = energy >= energy.max() * PRUNE_SHARE
+            keep, h, w = keep[alive], h[alive], w[:, alive]
+        h *= w.T @ (v / (w @ h + 1e-9))  # the templates sum to one: no denominator
+    h_all[keep] = h
+    return h_all
+
+
+def played(dicts: ClassDictionaries, mixture: np.ndarray) -> ClassDictionaries:
+    """The atoms of ``dicts`` that a mixture ``(channels, samples)`` at :data:`DICT_RATE`
+    plays (those :func:`kl_activations` keeps; known after :data:`PRUNE_AFTER` updates): a
+    long input's dictionary, found once on a sample of it, so that its blocks do not start
+    from every atom."""
+    v = np.abs(stft(mixture, DICT_N_FFT, DICT_HOP)).mean(axis=0)
+    used = kl_activations(v, dicts.templates, PRUNE_AFTER + 1).sum(axis=1) > 0
+    return ClassDictionaries(dicts.templates[:, used], dicts.owner[used], dicts.classes)

@@ -1,0 +1,110 @@
+"""``notenmf`` (issue 23): NMF whose atoms are the training soundfonts' own notes, beside the
+methods it would replace, on the pieces methods are chosen on.
+
+For every case the note atoms' activations are fitted once (the method's fixed count of
+updates, silent atoms pruned); the class parts are then shared out by ratio masks of power 1
+and 2 (Wiener's) and grouped two ways — ``clustered``: the sounding class outputs clustered
+by envelope (``supervisednmf``'s grouping), ``named``: the loudest classes are the sources
+(``classmask``'s) — and by the oracle (each class output to the instrument it correlates
+with most: the ceiling of any grouping; ``classmask``'s class outputs grouped so too). With
+the true count; then how often each floor counts right. The baselines, as registered:
+``classmask``, ``supervisednmf`` and ``nmf+classmask``. ``validation`` (the default): the
+train pieces no network or dictionary learned from, in every training soundfont; ``test``:
+the two test sets, to report.
+
+    python benchmarks/probe_notes.py --preset cpu [--split validation|test] [--pieces 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+from common import probe_sets
+
+from latentsep import pipeline
+from latentsep.audio import resample
+from latentsep.evaluation import metrics, scoring
+from latentsep.presets import get_preset
+from latentsep.separation import learned, nmf
+
+BASELINES = ("classmask", "supervisednmf", "nmf+classmask")
+FLOORS_DB = (-6, -8, -10, -12, -15, -20)
+KS = (2, 3, 4)
+
+
+def gains(case, sources) -> list[float]:
+    rows = metrics.separation_scores(case.references, sources, case.mixture, case.rate, False)
+    return [r["SI-SDRi (dB)"] for r in rows]
+
+
+def oracle_labels(case, outs: np.ndarray) -> np.ndarray:
+    """Each class output to the instrument it correlates with most."""
+    refs = list(case.references.values())
+    return np.array([np.argmax([np.dot(o.ravel(), r.ravel()) for r in refs]) for o in outs])
+
+
+def note_variants(case, dicts) -> tuple[dict[str, list[float]], np.ndarray]:
+    """SI-SDRi of each variant's sources, and the class outputs' energies (power 1)."""
+    y = resample(case.mixture, case.rate, nmf.DICT_RATE)
+    spec, models = nmf.class_models(y, dicts, learned.NOTE_UPDATES)
+    n, out, energy = case.n_sources, {}, None
+    for power in (1, 2):
+        parts = nmf.masked_parts(y, spec, models, power)
+        outs = learned._at_rate(parts, case.mixture, case.rate, nmf.DICT_RATE)
+        if power == 1:
+            energy = np.sum(np.asarray(outs, np.float64) ** 2, axis=(1, 2))
+        for grouping, named in (("clustered", False), ("named", True)):
+            sources, _ = learned.group(outs, n, learned.NMF_CLASS_FLOOR_DB, KS, named)
+            out[f"{grouping}, power {power}"] = gains(case, sources)
+        out[f"oracle grouping, power {power}"] = gains(
+            case, learned.by_label(outs, oracle_labels(case, outs), n)
+        )
+    return out, energy
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--preset", default="cpu")
+    parser.add_argument("--split", choices=["validation", "test"], default="validation")
+    parser.add_argument("--pieces", type=int, default=None, help="each set's first pieces")
+    parser.add_argument("--no-baselines", action="store_true")
+    args = parser.parse_args()
+    base = get_preset(args.preset)
+    dicts = pipeline.note_dictionaries(base, progress=False)[0]
+    nets = {m: pipeline.network(base, m, progress=False)[0] for m in BASELINES}
+    results = {}
+    for label, tracks in probe_sets(base, args.split, args.pieces):
+        cases = scoring.cases(tracks, base.model)
+        scores: dict[str, list[float]] = {}
+        right: dict[str, list[bool]] = {}
+        t0 = time.perf_counter()
+        for case in cases:
+            outs = learned.outputs(nets["classmask"], case.mixture, case.rate)
+            scores.setdefault("classmask, oracle grouping", []).extend(
+                gains(case, learned.by_label(outs, oracle_labels(case, outs), case.n_sources))
+            )
+            variants, energy = note_variants(case, dicts)
+            for name, g in variants.items():
+                scores.setdefault(f"notenmf {name}", []).extend(g)
+            for floor in FLOORS_DB:
+                n = learned.count_sounding(energy, floor, KS)
+                right.setdefault(f"notenmf {floor} dB", []).append(n == case.n_sources)
+        seconds = (time.perf_counter() - t0) / len(cases)
+        medians = {k: round(float(np.median(v)), 2) for k, v in scores.items()}
+        if not args.no_baselines:
+            methods = scoring.methods_for(BASELINES, None, separators=nets)
+            table, _ = scoring.evaluate(cases, methods, bss=False, progress=False)
+            medians |= scoring.median_by_method(table).round(2).to_dict()
+        counts = {k: round(100 * float(np.mean(v))) for k, v in right.items()}
+        results[label] = {"median SI-SDRi (dB)": medians, "count right (%)": counts}
+        print(f"{label}: {len(cases)} cases, notenmf {seconds:.1f} s a case", flush=True)
+        print(json.dumps(results[label], indent=1), flush=True)
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
