@@ -150,7 +150,9 @@ def test_a_shipped_evaluation_is_used_instead_of_scoring(
     monkeypatch.setattr(pipeline, "shipped_dir", lambda: tmp_path / "shipped")
     first = pipeline.evaluate_test_set(SMOKE, ["nmf"], n_tracks=1, progress=False)
     tables = pipeline.shippable_evaluations(SMOKE)
-    (art,) = [a for a, _, _ in tables if a.params[3] == ["nmf"]]  # each method its table
+    tracks = [c.track for c in first.cases]
+    art = pipeline.evaluation_artifact(first.model_dir.name, tracks, ["nmf"], 0)  # its own
+    assert art.key in {a.key for a, _, _ in tables}
     assert pipeline.evaluation_is_current(art.params, SMOKE)
     assert not pipeline.evaluation_is_current([art.params[0], "0000000000", *art.params[2:]], SMOKE)
     for a, files, command in tables:
