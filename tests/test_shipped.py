@@ -183,3 +183,11 @@ def test_an_evaluation_of_the_network_a_refined_one_started_from_is_stale():
 
     assert pipeline.evaluation_is_current(params(pipeline.stemnet_artifact(refined).key), refined)
     assert not pipeline.evaluation_is_current(params(parent), refined)
+
+
+def test_a_test_sets_origin_says_which_methods_scores_were_shipped():
+    shipped = "shipped: made on 2026-12-01 by `latentsep book`"
+    assert pipeline._origins([shipped, shipped]) == shipped
+    mixed = pipeline._origins([shipped, pipeline.MADE_HERE, shipped])
+    assert mixed == f"2 of 3 methods' scores {shipped}; 1 {pipeline.MADE_HERE}"
+    assert "(some in other builds)" in pipeline._origins([shipped, shipped + " (earlier)"])

@@ -139,18 +139,19 @@ RESTORED = "shipped.json"
 MADE_HERE = "made on this machine"
 
 
-def origin(art: Artifact) -> str:
+def origin(art: Artifact, minutes: bool = True) -> str:
     """Where a cached artifact came from, in words for a chapter: made here, or restored
-    from ``shipped/`` (the machine, date, time and command that made it there)."""
+    from ``shipped/`` (the machine, date, time taken unless not ``minutes``, and the command
+    that made it there)."""
     restored = art.path / RESTORED
     if not restored.is_file():
         return MADE_HERE
     made = json.loads(restored.read_text())["made"]
     m = made.get("machine", {})
-    minutes = f", {made['seconds'] / 60:.1f} min" if made.get("seconds") else ""
+    took = f", {made['seconds'] / 60:.1f} min" if made.get("seconds") and minutes else ""
     return (
         f"shipped: made on {made.get('date', '?')} on {m.get('CPU', '?')} "
-        f"({m.get('CPU cores', '?')} cores, GPU {m.get('GPU', 'none')}){minutes} by "
+        f"({m.get('CPU cores', '?')} cores, GPU {m.get('GPU', 'none')}){took} by "
         f"`{made.get('command', '?')}`; `make book RETRAIN=1` makes it here instead"
     )
 
@@ -1075,7 +1076,7 @@ def evaluate_test_set(
             art.made(time.perf_counter() - t0)
         scores.append(s)
         runs.append(r)
-        origins.append(origin(art))
+        origins.append(origin(art, minutes=False))
     return TestSet(
         test_cases,
         model,
@@ -1103,9 +1104,14 @@ def _origins(origins: list[str]) -> str:
     """Where a set of per-method tables came from, in words (:func:`origin`)."""
     if len(set(origins)) == 1:
         return origins[0]
-    here = origins.count(MADE_HERE)
-    shipped = next(o for o in origins if o != MADE_HERE)
-    return f"{len(origins) - here} of {len(origins)} methods' scores {shipped}; {here} {MADE_HERE}"
+    shipped = [o for o in origins if o != MADE_HERE]
+    parts = []
+    if shipped:
+        other = " (some in other builds)" if len(set(shipped)) > 1 else ""
+        parts.append(f"{len(shipped)} of {len(origins)} methods' scores {shipped[0]}{other}")
+    if len(shipped) < len(origins):
+        parts.append(f"{len(origins) - len(shipped)} {MADE_HERE}")
+    return "; ".join(parts)
 
 
 def evaluate_multitrack(
