@@ -755,20 +755,16 @@ def dictionaries(
     preset: Preset, progress: bool = True
 ) -> tuple[nmf.ClassDictionaries, list[dict], Path]:
     """Supervised NMF's class dictionaries (learned the first time), no history, folder."""
-    art = dictionaries_artifact(preset)
-    path = art.path / "dictionaries.npz"
-    if not path.is_file() and not art.restore():
-        t0 = time.perf_counter()
+
+    def learn() -> nmf.ClassDictionaries:
         fmt = dataclasses.replace(preset.model, sample_rate=nmf.DICT_RATE, channels=1)
         parts = [
             (p.cls, prepare([p.audio], preset.stemnet.sample_rate, fmt)[0])
             for p in stemnet_parts(preset, progress, data=preset.data)
         ]
-        d = nmf.learn_dictionaries(parts, OTHER_CLASSES, DICTIONARY_ATOMS, preset.stemnet.seed)
-        arrays = {"templates": d.templates, "owner": d.owner, "classes": np.array(d.classes)}
-        atomic_write(path, lambda tmp: np.savez(open(tmp, "wb"), **arrays))
-        art.made(time.perf_counter() - t0)
-    return _class_dictionaries(path), [], art.path
+        return nmf.learn_dictionaries(parts, OTHER_CLASSES, DICTIONARY_ATOMS, preset.stemnet.seed)
+
+    return _class_dictionaries(dictionaries_artifact(preset), learn)
 
 
 #: ``notenmf``'s notes: each rendered at this velocity, held this long (seconds), over each
@@ -795,10 +791,8 @@ def note_dictionaries(
     preset: Preset, progress: bool = True
 ) -> tuple[nmf.ClassDictionaries, list[dict], Path]:
     """``notenmf``'s note dictionaries (rendered the first time: ~10 s), no history, folder."""
-    art = note_dictionaries_artifact(preset)
-    path = art.path / "dictionaries.npz"
-    if not path.is_file() and not art.restore():
-        t0 = time.perf_counter()
+
+    def render_notes() -> nmf.ClassDictionaries:
         templates, owner = [], []
         for sf in preset.stemnet.soundfonts:
             for c, name in enumerate(OTHER_CLASSES):
@@ -814,21 +808,27 @@ def note_dictionaries(
                         if np.any(x):  # a soundfont without this note: no atom
                             templates.append(nmf.note_template(x))
                             owner.append(c)
-        arrays = {
-            "templates": np.stack(templates, axis=1).astype(np.float32),
-            "owner": np.array(owner),
-            "classes": np.array(OTHER_CLASSES),
-        }
+        w = np.stack(templates, axis=1).astype(np.float32)
+        return nmf.ClassDictionaries(w, np.array(owner), OTHER_CLASSES)
+
+    return _class_dictionaries(note_dictionaries_artifact(preset), render_notes)
+
+
+def _class_dictionaries(
+    art: Artifact, make: Callable[[], nmf.ClassDictionaries]
+) -> tuple[nmf.ClassDictionaries, list[dict], Path]:
+    """Dictionaries of ``art``: cached, restored from ``shipped/`` or made (and saved) now;
+    with no history, and their folder."""
+    path = art.path / "dictionaries.npz"
+    if not path.is_file() and not art.restore():
+        t0 = time.perf_counter()
+        d = make()
+        arrays = {"templates": d.templates, "owner": d.owner, "classes": np.array(d.classes)}
         atomic_write(path, lambda tmp: np.savez_compressed(open(tmp, "wb"), **arrays))
         art.made(time.perf_counter() - t0)
-    return _class_dictionaries(path), [], art.path
-
-
-def _class_dictionaries(path: Path) -> nmf.ClassDictionaries:
     with np.load(path) as z:
-        return nmf.ClassDictionaries(
-            z["templates"], z["owner"], tuple(str(c) for c in z["classes"])
-        )
+        d = nmf.ClassDictionaries(z["templates"], z["owner"], tuple(str(c) for c in z["classes"]))
+    return d, [], art.path
 
 
 #: The autoencoders the chapters train and compare (name -> preset fields): chapters 02 and 03
