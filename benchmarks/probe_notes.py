@@ -1,18 +1,19 @@
 """``notenmf`` (issue 23): NMF whose atoms are the training soundfonts' own notes, beside the
 methods it would replace, on the pieces methods are chosen on.
 
-For every case the note atoms' activations are fitted once (the method's fixed count of
-updates, silent atoms pruned); the class parts are then shared out by ratio masks of power 1
-and 2 (Wiener's) and grouped two ways — ``clustered``: the sounding class outputs clustered
-by envelope (``supervisednmf``'s grouping), ``named``: the loudest classes are the sources
-(``classmask``'s) — and by the oracle (each class output to the instrument it correlates
-with most: the ceiling of any grouping; ``classmask``'s class outputs grouped so too). With
-the true count; then how often each floor counts right. The baselines, as registered:
-``classmask``, ``supervisednmf`` and ``nmf+classmask``. ``validation`` (the default): the
-train pieces no network or dictionary learned from, in every training soundfont; ``test``:
-the two test sets, to report.
+For every case the note atoms' activations are fitted once (as registered:
+``nmf.note_activations``); the class parts are shared out by ratio masks and grouped with the
+true count — ``co-activity``: the sounding class outputs clustered by how alike their models'
+spectrograms are (``learned.coactivity``; as registered at −15 dB, and at −6), ``envelope``:
+clustered by envelope (``supervisednmf``'s grouping), ``named``: the loudest classes are the
+sources (``classmask``'s) — and by the oracle (each class output to the instrument it
+correlates with most: the ceiling of any grouping; ``classmask``'s class outputs grouped so
+too). Then how often each floor and leak threshold (``learned.count_unlike``) counts right.
+The baselines, as registered: ``classmask``, ``supervisednmf`` and ``nmf+classmask``.
+``validation`` (the default): the train pieces no network or dictionary learned from, in
+every training soundfont; ``test``: the two test sets, to report.
 
-    python benchmarks/probe_notes.py --preset cpu [--split validation|test] [--pieces 40]
+    python benchmarks/probe_notes.py --preset cpu [--split validation|test] [--pieces 50]
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ import numpy as np
 from common import probe_sets
 
 from latentsep import pipeline
-from latentsep.audio import resample
 from latentsep.evaluation import metrics, scoring
 from latentsep.presets import get_preset
-from latentsep.separation import learned, nmf
+from latentsep.separation import learned
 
 BASELINES = ("classmask", "supervisednmf", "nmf+classmask")
-FLOORS_DB = (-6, -8, -10, -12, -15, -20)
+FLOORS_DB = (-6, -10, -15, -20)
+LEAKS = (0.3, 0.4, 0.5, 0.6, 0.7, 1.01)  # 1.01: every sounding output counts
 KS = (2, 3, 4)
 
 
@@ -46,23 +47,25 @@ def oracle_labels(case, outs: np.ndarray) -> np.ndarray:
     return np.array([np.argmax([np.dot(o.ravel(), r.ravel()) for r in refs]) for o in outs])
 
 
-def note_variants(case, dicts) -> tuple[dict[str, list[float]], np.ndarray]:
-    """SI-SDRi of each variant's sources, and the class outputs' energies (power 1)."""
-    y = resample(case.mixture, case.rate, nmf.DICT_RATE)
-    spec, models = nmf.class_models(y, dicts, learned.NOTE_UPDATES)
-    n, out, energy = case.n_sources, {}, None
-    for power in (1, 2):
-        parts = nmf.masked_parts(y, spec, models, power)
-        outs = learned._at_rate(parts, case.mixture, case.rate, nmf.DICT_RATE)
-        if power == 1:
-            energy = np.sum(np.asarray(outs, np.float64) ** 2, axis=(1, 2))
-        for grouping, named in (("clustered", False), ("named", True)):
-            sources, _ = learned.group(outs, n, learned.NMF_CLASS_FLOOR_DB, KS, named)
-            out[f"{grouping}, power {power}"] = gains(case, sources)
-        out[f"oracle grouping, power {power}"] = gains(
-            case, learned.by_label(outs, oracle_labels(case, outs), n)
-        )
-    return out, energy
+def note_variants(case, dicts) -> tuple[dict[str, list[float]], dict[str, bool]]:
+    """SI-SDRi of each grouping's sources, and whether each counting rule is right."""
+    outs, alike = learned._note_parts(dicts, case.mixture, case.rate)
+    n, out = case.n_sources, {}
+    for name, floor, options in (
+        ("co-activity, -15 dB (registered)", learned.NOTE_CLASS_FLOOR_DB, {"alike": alike}),
+        ("co-activity, -6 dB", -6.0, {"alike": alike}),
+        ("envelope, -6 dB", -6.0, {}),
+        ("named", -6.0, {"named": True}),
+    ):
+        out[name] = gains(case, learned.group(outs, n, floor, KS, **options)[0])
+    out["oracle grouping"] = gains(case, learned.by_label(outs, oracle_labels(case, outs), n))
+    energy = np.sum(np.asarray(outs, np.float64) ** 2, axis=(1, 2))
+    right = {}
+    for floor in FLOORS_DB:
+        for leak in LEAKS:
+            counted = learned.count_unlike(energy, alike, floor, KS, leak)
+            right[f"{floor} dB, leak {leak}"] = counted == n
+    return out, right
 
 
 def main() -> int:
@@ -86,12 +89,11 @@ def main() -> int:
             scores.setdefault("classmask, oracle grouping", []).extend(
                 gains(case, learned.by_label(outs, oracle_labels(case, outs), case.n_sources))
             )
-            variants, energy = note_variants(case, dicts)
+            variants, counted = note_variants(case, dicts)
             for name, g in variants.items():
                 scores.setdefault(f"notenmf {name}", []).extend(g)
-            for floor in FLOORS_DB:
-                n = learned.count_sounding(energy, floor, KS)
-                right.setdefault(f"notenmf {floor} dB", []).append(n == case.n_sources)
+            for name, ok in counted.items():
+                right.setdefault(f"notenmf {name}", []).append(ok)
         seconds = (time.perf_counter() - t0) / len(cases)
         medians = {k: round(float(np.median(v)), 2) for k, v in scores.items()}
         if not args.no_baselines:

@@ -73,6 +73,28 @@ def test_grouping_counts_sounding_outputs_and_keeps_the_sum():
     assert np.allclose(sum(two), outs.sum(0), atol=1e-5)
 
 
+def test_a_leak_joins_its_instrument_and_is_not_counted():
+    """Three instruments' sounds in four class outputs: the fourth is a quieter share of the
+    first's notes (a leak: alike in time and frequency). Grouped by co-activity the leak joins
+    its instrument, however unlike its level; counted, it is no instrument of its own."""
+    rng = np.random.default_rng(1)
+    notes = rng.random((3, 64, 40)) * (rng.random((3, 64, 40)) > 0.9)  # sparse, unalike
+    models = [notes[0], notes[1], notes[2], 0.3 * notes[0] + 0.01 * notes[1]]
+    alike = learned.coactivity(models)
+    assert alike[0, 3] > 0.9 and max(alike[0, 1], alike[1, 2], alike[0, 2]) < 0.2
+    assert np.allclose(np.diag(alike), 1.0)
+    outs = rng.standard_normal((4, 1, 4000)).astype(np.float32)
+    outs *= np.array([1.0, 0.9, 0.8, 0.5], np.float32)[:, None, None]
+    sources, labels = learned.group(outs, 3, learned.NOTE_CLASS_FLOOR_DB, alike=alike)
+    assert labels[3] == labels[0] and len(set(labels[:3])) == 3
+    np.testing.assert_allclose(sum(sources), outs.sum(axis=0), atol=1e-5)
+    energy = np.sum(outs.astype(np.float64) ** 2, axis=(1, 2))
+    assert learned.count_unlike(energy, alike, learned.NOTE_CLASS_FLOOR_DB, (2, 3, 4, 5)) == 3
+    assert learned.count_unlike(energy, np.eye(4), learned.NOTE_CLASS_FLOOR_DB, (2, 3, 4, 5)) == 4
+    counted = learned.group(outs, None, learned.NOTE_CLASS_FLOOR_DB, alike=alike)[1]
+    assert len(set(counted)) == 3 and counted[3] == counted[0]
+
+
 def test_learned_methods_need_their_network():
     spec = separation.get_method("mixit")
     assert spec.learned and "beyond" in spec.tags

@@ -236,7 +236,7 @@ def test_note_dictionaries_hold_every_note_and_share_a_mixture_of_two_by_class(d
     assert set(dicts.owner) == set(range(len(OTHER_CLASSES)))
 
     piano, reed = piano_and_reed()
-    out = nmf.class_parts(piano + reed, dicts, updates=100)
+    out = nmf.class_parts(piano + reed, dicts, notes=True)
     ip, ir = OTHER_CLASSES.index("piano"), OTHER_CLASSES.index("reed")
     assert np.allclose(out.sum(axis=0), piano + reed, atol=1e-4)
     for ref, est in ((piano, out[ip]), (reed, out[ir])):
@@ -257,7 +257,7 @@ def test_notenmf_fits_a_long_input_once_with_the_notes_its_sample_plays(data_roo
     monkeypatch.setattr(
         nmf,
         "class_models",
-        lambda m, d, u=None: sizes.append(d.templates.shape[1]) or models(m, d, u),
+        lambda m, d, notes=False: sizes.append(d.templates.shape[1]) or models(m, d, notes),
     )
     run = separation.get_method("notenmf").fit(x, 2, rate=nmf.DICT_RATE, separator=dicts)
     first, again = run(x), run(x)
@@ -278,19 +278,24 @@ def test_notenmf_without_its_soundfonts_is_left_out_with_the_reason(data_root, m
     assert pipeline.missing(SMOKE, "supervisednmf") is None
 
 
-def test_pruned_activations_fit_as_well_as_all_atoms():
-    """Five of 200 sparse atoms play: the atoms that stay silent are dropped early and the
-    fit is still exact (a wrong pruning would lose notes that play)."""
+def test_note_activations_keep_the_atoms_that_play_where_they_play():
+    """Five of 200 sparse atoms play, one of them only in the second half: the atoms that
+    stay silent are dropped, the fit is exact where the notes hold, and the late note is
+    silent in the first half (a wrong pruning or spreading would lose or smear notes)."""
     rng = np.random.default_rng(0)
     w = (rng.random((256, 200)) > 0.97).astype(np.float32) + 1e-4  # ~8 partials an atom
     w /= w.sum(axis=0)
-    h = np.zeros((200, 30), np.float32)
+    frames = 8 * nmf.POOL
+    h = np.zeros((200, frames), np.float32)
     playing = rng.choice(200, 5, replace=False)
-    h[playing] = rng.random((5, 30)) + 0.1
+    h[playing] = rng.random((5, 1)) + 0.1
+    h[playing[0], : frames // 2] = 0.0
     v = w @ h
-    fit = nmf.kl_activations(v, w, 200)
+    fit = nmf.note_activations(v, w)
     assert set(np.flatnonzero(fit.sum(axis=1) > 0)) == set(playing)
-    assert np.linalg.norm(w @ fit - v) / np.linalg.norm(v) < 1e-3
+    steady = slice(nmf.POOL, frames // 2 - nmf.POOL)  # away from the late note's onset
+    assert np.linalg.norm(w @ fit[:, steady] - v[:, steady]) / np.linalg.norm(v[:, steady]) < 1e-2
+    assert fit[playing[0], : frames // 2 - nmf.POOL].max() < 1e-3 * fit[playing[0]].max()
 
 
 def test_class_shares_name_the_class_whose_dictionary_explains_a_template():

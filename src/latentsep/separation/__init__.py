@@ -22,11 +22,11 @@ from latentsep.separation.base import (
 )
 from latentsep.separation.streaming import preflight, separate_file
 
-#: ``latentsep separate``'s default: the best method on unseen timbres (chapter 05): the
-#: mixture's own NMF components grouped by harmonic timbre and by the class outputs of the
-#: network learned from rendered stems (shipped for the cpu preset: nothing to train). Each
-#: component is judged by its loudest 4 s, so a 3-minute 44.1 kHz stereo song takes ~22 s.
-DEFAULT_METHOD = "nmf+classmask"
+#: ``latentsep separate``'s default: the best method on unseen timbres (chapter 05) and on the
+#: validation pieces: NMF whose atoms are the training soundfonts' own notes (shipped for the
+#: cpu preset: nothing to make), fitted on half-second frames. Fitted once per file on 40 s
+#: of it, so a 3-minute 44.1 kHz stereo song takes ~15 s.
+DEFAULT_METHOD = "notenmf"
 
 __all__ = [
     "DEFAULT_METHOD",
