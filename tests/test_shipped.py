@@ -5,6 +5,7 @@ instead of trained, a corrupted copy is refused and LATENTSEP_RETRAIN ignores th
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from latentsep.evaluation import scoring
 from latentsep.models import mixit, openunmix, stemnet, training
 from latentsep.paths import file_sha256
 from latentsep.presets import get_preset
+from latentsep.separation import METHODS
 
 SMOKE = get_preset("smoke")
 
@@ -191,3 +193,20 @@ def test_a_test_sets_origin_says_which_methods_scores_were_shipped():
     mixed = pipeline._origins([shipped, pipeline.MADE_HERE, shipped])
     assert mixed == f"2 of 3 methods' scores {shipped}; 1 {pipeline.MADE_HERE}"
     assert "(some in other builds)" in pipeline._origins([shipped, shipped + " (earlier)"])
+
+
+def test_a_changed_method_is_scored_again_and_no_other(monkeypatch: pytest.MonkeyPatch):
+    """Raising a method's version gives its tables new keys, and its old tables are stale
+    (not reused, not shipped); another method's keys do not move."""
+    ae = pipeline.autoencoder_artifact(SMOKE).key
+    nets = {"notenmf": pipeline.network_artifact(SMOKE, "notenmf").key}
+    before = pipeline.evaluation_artifact(ae, ["t"], ["notenmf"], 0, nets)
+    other = pipeline.evaluation_artifact(ae, ["t"], ["nmf"], 0).key
+    assert pipeline.evaluation_is_current(before.params, SMOKE)
+    spec = METHODS["notenmf"]
+    monkeypatch.setitem(METHODS, "notenmf", dataclasses.replace(spec, version=spec.version + 1))
+    after = pipeline.evaluation_artifact(ae, ["t"], ["notenmf"], 0, nets)
+    assert after.key != before.key
+    assert pipeline.evaluation_is_current(after.params, SMOKE)
+    assert not pipeline.evaluation_is_current(before.params, SMOKE)
+    assert pipeline.evaluation_artifact(ae, ["t"], ["nmf"], 0).key == other

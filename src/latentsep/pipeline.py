@@ -906,12 +906,27 @@ def evaluation_is_current(params: list, preset: Preset) -> bool:
     names to artifact keys; a shipped network a refined one started from runs no method)."""
     keys = {art.key for art, _, _ in shippable(preset)}
     nets = [p for p in params if isinstance(p, dict) and p and all(n in METHODS for n in p)]
+    named, versions = set(), {}  # the methods a table is of, and the versions it was made at
+    for p in params:
+        if isinstance(p, list):
+            named |= {n for n in p if isinstance(n, str) and n in METHODS}
+        elif isinstance(p, dict):
+            named |= {n for n in p if n in METHODS} | set(p.get("separators", []))
+            versions |= p.get("method versions", {})
     return (
         params[0] == scoring.EVALUATION_VERSION
         and params[1] in keys
         and all(len(p) <= 1 for p in params[3:4])  # one method's (its list, or its network)
         and all(key == network_artifact(preset, m).key for d in nets for m, key in d.items())
+        and versions == method_versions(named)
     )
+
+
+def method_versions(names) -> dict[str, int]:
+    """The version of each method among ``names`` whose code has changed what it gives
+    (:attr:`Method.version` above 1): part of the key of every table of its scores, so that
+    a table of an earlier version is made again (and a method never changed keeps its key)."""
+    return {n: METHODS[n].version for n in sorted(names) if n in METHODS and METHODS[n].version > 1}
 
 
 def current_shipped() -> set[str]:
@@ -1018,6 +1033,8 @@ def evaluation_artifact(
     params = [scoring.EVALUATION_VERSION, model_key, tracks_, methods, seed]
     if separator_keys:
         params.append(separator_keys)
+    if method_versions(methods):
+        params.append({"method versions": method_versions(methods)})
     if soundfont != synth.DEFAULT_SOUNDFONT:  # the same track names, other audio
         params.append({"soundfont": soundfont})
     return Artifact("evaluation", "evaluations", params)
@@ -1176,7 +1193,8 @@ def source_counts(test_set: TestSet, names, seed: int = 0) -> pd.DataFrame:
         return _measured(
             test_set,
             "counts",
-            {"separators": sorted(nets), "seed": seed},
+            {"separators": sorted(nets), "seed": seed}
+            | ({"method versions": method_versions(nets)} if method_versions(nets) else {}),
             lambda: scoring.count_sources(
                 test_set.cases, test_set.model, seed=seed, separators=nets, rules=not nets
             ),

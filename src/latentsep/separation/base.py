@@ -58,6 +58,9 @@ class Method:
     # methods that share one trained network share its name
     network: str | None = None
     fit: Fit | None = None  # long inputs: fitted once (:func:`fits`), else block by block
+    # raised when a change to the method changes what it gives: its cached and shipped scores
+    # are then made again, and no other method's
+    version: int = 1
 
     def limit(self, outputs: int | None = None) -> int:
         """The most sources this method gives (a learned one: its network's ``outputs``)."""
@@ -77,9 +80,11 @@ def register(
     tags: Sequence[str] = (),
     max_sources: int = MAX_SOURCES,
     network: str | None = None,
+    version: int = 1,
 ) -> Callable[[Run], Run]:
     """Decorator: register ``run`` as the separation method ``name`` (a ``learned`` one runs
-    the trained ``network``, by default a network of its own named like it)."""
+    the trained ``network``, by default a network of its own named like it; ``version``:
+    see :class:`Method`)."""
 
     def add(run: Run) -> Run:
         if name in METHODS:
@@ -94,6 +99,7 @@ def register(
             frozenset(tags),
             max_sources,
             (network or name) if learned else None,
+            version=version,
         )
         return run
 

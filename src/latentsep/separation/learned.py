@@ -348,6 +348,7 @@ register(
     learned=True,
     network="notedict",
     tags=("stems",),
+    version=2,  # 2: activations fitted on half-second frames, outputs grouped by co-activity
 )(_notenmf)
 _fit_notes = fitted_classes(_note_parts, NOTE_CLASS_FLOOR_DB)
 
