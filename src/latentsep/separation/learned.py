@@ -115,11 +115,12 @@ def group(
             cluster = AgglomerativeClustering(n, linkage="average")
         labels = np.full(m, -1)
         labels[idx] = cluster.fit_predict(distance) if len(idx) > n else np.arange(len(idx))
+        if alike is None:  # the sounding outputs' envelopes are the sources' centres
+            centres = np.stack([feats[idx[labels[idx] == g]].mean(axis=0) for g in range(n)])
         for i in np.flatnonzero(labels < 0):  # silent outputs join the nearest source
-            if alike is not None:
+            if alike is not None:  # (and those that joined it before them)
                 labels[i] = int(np.argmax([alike[i, labels == g].mean() for g in range(n)]))
             else:
-                centres = np.stack([feats[labels == g].mean(axis=0) for g in range(n)])
                 labels[i] = int(np.argmin(((centres - feats[i]) ** 2).sum(axis=1)))
     return by_label(outs, labels, n), labels
 
