@@ -313,8 +313,8 @@ fits("supervisednmf")(fitted_classes(_dictionary_parts, NMF_CLASS_FLOOR_DB, name
 #: (:func:`coactivity`) to a louder counted one is its leak. Chosen on 100 validation pieces
 #: (``benchmarks/probe_notes.py``): the count given, clustered by co-activity at −15 dB
 #: +7.30 / +8.15 dB (at −6 dB +6.96 / +8.02; by envelope, as ``supervisednmf``, +6.46 /
-#: +7.30; the oracle grouping +7.71 / +8.57); counting right 56 / 66 % (at −6 dB, every
-#: sounding output: ~50 %).
+#: +7.30; the oracle grouping +7.71 / +8.57); counting right 58 / 66 % (at −6 dB, every
+#: sounding output: 52 / 52 %).
 NOTE_CLASS_FLOOR_DB, LEAK_ALIKE = -15.0, 0.4
 
 
