@@ -1033,8 +1033,8 @@ def evaluation_artifact(
     params = [scoring.EVALUATION_VERSION, model_key, tracks_, methods, seed]
     if separator_keys:
         params.append(separator_keys)
-    if method_versions(methods):
-        params.append({"method versions": method_versions(methods)})
+    if versions := method_versions(methods):
+        params.append({"method versions": versions})
     if soundfont != synth.DEFAULT_SOUNDFONT:  # the same track names, other audio
         params.append({"soundfont": soundfont})
     return Artifact("evaluation", "evaluations", params)
@@ -1190,11 +1190,12 @@ def source_counts(test_set: TestSet, names, seed: int = 0) -> pd.DataFrame:
     methods among ``names`` (cached)."""
 
     def counted(nets: dict) -> pd.DataFrame:  # one table per method, as the scores
+        versions = method_versions(nets)
         return _measured(
             test_set,
             "counts",
             {"separators": sorted(nets), "seed": seed}
-            | ({"method versions": method_versions(nets)} if method_versions(nets) else {}),
+            | ({"method versions": versions} if versions else {}),
             lambda: scoring.count_sources(
                 test_set.cases, test_set.model, seed=seed, separators=nets, rules=not nets
             ),

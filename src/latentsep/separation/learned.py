@@ -136,9 +136,10 @@ def count_unlike(
     loudest down, an output counts unless it is ``leak`` (:data:`LEAK_ALIKE`) alike or more
     to one that counted; kept within ``ks``."""
     leak = LEAK_ALIKE if leak is None else leak
+    loud = sounding(energy, floor_db)
     counted: list[int] = []
     for i in np.argsort(-np.asarray(energy)):
-        if sounding(energy, floor_db)[i] and all(alike[i, j] < leak for j in counted):
+        if loud[i] and all(alike[i, j] < leak for j in counted):
             counted.append(int(i))
     return int(np.clip(len(counted), min(ks), max(ks)))
 
