@@ -8,12 +8,15 @@ spectrograms are (``learned.coactivity``; as registered at −15 dB, and at −6
 clustered by envelope (``supervisednmf``'s grouping), ``named``: the loudest classes are the
 sources (``classmask``'s) — and by the oracle (each class output to the instrument it
 correlates with most: the ceiling of any grouping; ``classmask``'s class outputs grouped so
-too). Then how often each floor and leak threshold (``learned.count_unlike``) counts right.
+too). ``notenmf+classmask`` at each ``--mask-weights`` (its class models weighed by the stem
+network's class masks to that power), grouped as registered and by the oracle. Then how
+often each floor and leak threshold (``learned.count_unlike``) counts right.
 The baselines, as registered: ``classmask``, ``supervisednmf`` and ``nmf+classmask``.
 ``validation`` (the default): the train pieces no network or dictionary learned from, in
 every training soundfont; ``test``: the two test sets, to report.
 
     python benchmarks/probe_notes.py --preset cpu [--split validation|test] [--pieces 50]
+        [--mask-weights 0.1 0.25 0.5]
 """
 
 from __future__ import annotations
@@ -50,6 +53,39 @@ def oracle_labels(case, outs: np.ndarray) -> np.ndarray:
 def note_variants(case, dicts) -> tuple[dict[str, list[float]], dict[str, bool]]:
     """SI-SDRi of each grouping's sources, and whether each counting rule is right."""
     outs, alike = learned._note_parts(dicts, case.mixture, case.rate)
+    return groupings(case, outs, alike)
+
+
+def weighed(case, dicts, net, weights) -> tuple[dict[str, list[float]], dict[str, bool]]:
+    """``notenmf+classmask`` as registered (co-activity at −15 dB) at each mask weight: its
+    sources' SI-SDRi, and whether each counting rule is right."""
+    scores, right = {}, {}
+    both = learned.NotesAndMasks(dicts, net)
+    for weight in weights:
+        outs, alike = learned._note_parts(both, case.mixture, case.rate, weight)
+        name = f"notenmf+classmask, weight {weight}"
+        n = case.n_sources
+        sources = learned.group(outs, n, learned.NOTE_CLASS_FLOOR_DB, KS, alike=alike)[0]
+        scores[name] = gains(case, sources)
+        scores[f"{name}, oracle grouping"] = gains(
+            case, learned.by_label(outs, oracle_labels(case, outs), n)
+        )
+        right |= {f"{name}, {k}": v for k, v in counts(outs, alike, n).items()}
+    return scores, right
+
+
+def counts(outs, alike, n) -> dict[str, bool]:
+    """Whether each floor and leak threshold (``learned.count_unlike``) counts ``n``."""
+    energy = np.sum(np.asarray(outs, np.float64) ** 2, axis=(1, 2))
+    return {
+        f"{floor} dB, leak {leak}": learned.count_unlike(energy, alike, floor, KS, leak) == n
+        for floor in FLOORS_DB
+        for leak in LEAKS
+    }
+
+
+def groupings(case, outs, alike) -> tuple[dict[str, list[float]], dict[str, bool]]:
+    """The groupings' SI-SDRi of class outputs, and the counting rules' rightness."""
     n, out = case.n_sources, {}
     for name, floor, options in (
         ("co-activity, -15 dB (registered)", learned.NOTE_CLASS_FLOOR_DB, {"alike": alike}),
@@ -59,13 +95,7 @@ def note_variants(case, dicts) -> tuple[dict[str, list[float]], dict[str, bool]]
     ):
         out[name] = gains(case, learned.group(outs, n, floor, KS, **options)[0])
     out["oracle grouping"] = gains(case, learned.by_label(outs, oracle_labels(case, outs), n))
-    energy = np.sum(np.asarray(outs, np.float64) ** 2, axis=(1, 2))
-    right = {}
-    for floor in FLOORS_DB:
-        for leak in LEAKS:
-            counted = learned.count_unlike(energy, alike, floor, KS, leak)
-            right[f"{floor} dB, leak {leak}"] = counted == n
-    return out, right
+    return out, counts(outs, alike, n)
 
 
 def main() -> int:
@@ -74,6 +104,13 @@ def main() -> int:
     parser.add_argument("--split", choices=["validation", "test"], default="validation")
     parser.add_argument("--pieces", type=int, default=None, help="each set's first pieces")
     parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument(
+        "--mask-weights",
+        type=float,
+        nargs="*",
+        default=[learned.MASK_WEIGHT],
+        help="notenmf+classmask's weights of the class masks to score (none: skip it)",
+    )
     args = parser.parse_args()
     base = get_preset(args.preset)
     dicts = pipeline.note_dictionaries(base, progress=False)[0]
@@ -94,6 +131,11 @@ def main() -> int:
                 scores.setdefault(f"notenmf {name}", []).extend(g)
             for name, ok in counted.items():
                 right.setdefault(f"notenmf {name}", []).append(ok)
+            variants, counted = weighed(case, dicts, nets["classmask"], args.mask_weights)
+            for name, g in variants.items():
+                scores.setdefault(name, []).extend(g)
+            for name, ok in counted.items():
+                right.setdefault(name, []).append(ok)
         seconds = (time.perf_counter() - t0) / len(cases)
         medians = {k: round(float(np.median(v)), 2) for k, v in scores.items()}
         if not args.no_baselines:

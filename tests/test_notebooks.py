@@ -72,6 +72,7 @@ EXPECTED_OUTPUT = {
         "supervisednmf",
         "nmf+classes",
         "nmf+classmask",
+        "notenmf+classmask",
         "share of the oracle",
         "mixit sounding outputs",
         "counting rule",

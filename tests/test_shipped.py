@@ -210,3 +210,28 @@ def test_a_changed_method_is_scored_again_and_no_other(monkeypatch: pytest.Monke
     assert pipeline.evaluation_is_current(after.params, SMOKE)
     assert not pipeline.evaluation_is_current(before.params, SMOKE)
     assert pipeline.evaluation_artifact(ae, ["t"], ["nmf"], 0).key == other
+
+
+def test_a_method_of_two_networks_is_keyed_by_both_and_ready_when_both_are(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """``notenmf+classmask`` runs the note dictionaries and the stem network: its tables are
+    current only with both networks' keys (a retrained stem network scores it again), and
+    it is ready only when both are made or shipped."""
+    method = "notenmf+classmask"
+    refined = get_preset("smoke", {"stemnet.refine": 2})
+    both = pipeline.network_artifact(SMOKE, method)
+    notes, net = pipeline.note_dictionaries_artifact(SMOKE), pipeline.stemnet_artifact(SMOKE)
+    assert [a.key for a in both.inputs] == [notes.key, net.key]
+    assert pipeline.network_artifact(refined, method).key != both.key
+    ae = pipeline.autoencoder_artifact(SMOKE).key
+    table = pipeline.evaluation_artifact(ae, ["t"], [method], 0, {method: both.key})
+    assert pipeline.evaluation_is_current(table.params, SMOKE)
+    stale = pipeline.evaluation_artifact(ae, ["t"], [method], 0, {method: notes.key})
+    assert not pipeline.evaluation_is_current(stale.params, SMOKE)
+    monkeypatch.setattr(pipeline, "shipped_manifest", lambda: {notes.shipped_name: {}})
+    made = {notes.key}
+    monkeypatch.setattr(pipeline, "_status_row", lambda n, f, key: {"cached": key in made})
+    assert pipeline.ready(SMOKE, "notenmf") and not pipeline.ready(SMOKE, method)
+    made.add(net.key)
+    assert pipeline.ready(SMOKE, method)

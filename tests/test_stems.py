@@ -174,18 +174,29 @@ def test_the_pipeline_makes_a_refined_network_after_the_one_it_starts_from(data_
 
 @pytest.mark.parametrize(
     "method",
-    ["classmask", "deepclustering", "supervisednmf", "notenmf", "nmf+classes", "nmf+classmask"],
+    [
+        "classmask",
+        "deepclustering",
+        "supervisednmf",
+        "notenmf",
+        "notenmf+classmask",
+        "nmf+classes",
+        "nmf+classmask",
+    ],
 )
 def test_the_stem_learned_methods_share_the_mixture(method: str):
     rate = 22050
     x = tone(2.0, rate, 220, True, 0) + tone(2.0, rate, 330, False, 1)
     x = np.concatenate([x, 0.5 * x])  # stereo
-    if method in ("supervisednmf", "nmf+classes", "notenmf"):
+    if method in ("supervisednmf", "nmf+classes", "notenmf", "notenmf+classmask"):
         net = nmf.learn_dictionaries([(p.cls, p.audio) for p in parts()], OTHER_CLASSES, 4)
     else:
         net = stemnet.StemNet(SMOKE.stemnet).eval()
+    if method == "notenmf+classmask":
+        net = learned.NotesAndMasks(net, stemnet.StemNet(SMOKE.stemnet).eval())
     spec = separation.get_method(method)
-    assert spec.learned and spec.network in ("stemnet", "nmfdict", "notedict")
+    assert spec.learned
+    assert spec.network in ("stemnet", "nmfdict", "notedict", "notedict+stemnet")
     two = separation.separate(x, None, method, 2, rate=rate, separator=net)
     assert len(two.sources) == 2 and two.sources[0].shape == x.shape
     assert np.allclose(sum(two.sources), x, atol=1e-4)
@@ -266,6 +277,60 @@ def test_notenmf_fits_a_long_input_once_with_the_notes_its_sample_plays(data_roo
     np.testing.assert_allclose(sum(first), x, atol=1e-4)
     gains = [max(si_sdr(ref, s) for s in first) - si_sdr(ref, x) for ref in (piano, reed)]
     assert min(gains) > 6, gains
+
+
+def test_class_masks_weigh_notenmf_s_classes(data_root, monkeypatch):
+    """``notenmf+classmask``: masks that favour no class leave ``notenmf``'s outputs as they
+    are; masks that give every bin to the piano move the mixture towards its output (a
+    weighting on the wrong grid, of the wrong class or not applied would fail one of them).
+    Networks of other classes are refused."""
+    dicts, _, _ = pipeline.note_dictionaries(SMOKE, progress=False)
+    piano, reed = piano_and_reed()
+    x, rate = piano + reed, nmf.DICT_RATE
+    net = stemnet.StemNet(SMOKE.stemnet).eval()
+    real = learned.class_masks
+    ip = OTHER_CLASSES.index("piano")
+
+    def masks_that(give):
+        def masks(net_, y, rate_):
+            m, mag = real(net_, y, rate_)
+            return give(m), mag
+
+        return masks
+
+    alone, _ = learned._note_parts(dicts, x, rate)
+    both = learned.NotesAndMasks(dicts, net)
+    monkeypatch.setattr(learned, "class_masks", masks_that(lambda m: np.full_like(m, 0.3)))
+    np.testing.assert_allclose(learned._note_parts(both, x, rate)[0], alone, atol=1e-5)
+    to_piano = masks_that(lambda m: np.eye(len(m), dtype=m.dtype)[ip][:, None, None] + 0 * m)
+    monkeypatch.setattr(learned, "class_masks", to_piano)
+    weighed, _ = learned._note_parts(both, x, rate)
+    share = lambda outs: np.sum(outs[ip] ** 2) / np.sum(outs**2)  # noqa: E731
+    assert share(weighed) > share(alone) + 0.05, (share(weighed), share(alone))
+    np.testing.assert_allclose(weighed.sum(axis=0), x, atol=1e-4)
+    other = stemnet.StemNet(SMOKE.stemnet, classes=OTHER_CLASSES[::-1])
+    with pytest.raises(ValueError, match="classes"):
+        learned.NotesAndMasks(dicts, other)
+
+
+def test_class_masks_are_read_at_the_note_grid_s_frequencies_and_times():
+    """A network on another STFT grid (the smoke preset's 512-point frames): each note-grid
+    bin reads the mask at its own frequency and time, to within half a network bin."""
+    from latentsep import spectral
+
+    net = stemnet.StemNet(SMOKE.stemnet)
+    cfg = net.cfg
+    freqs = spectral.frequencies(cfg.n_fft, cfg.sample_rate)
+    times = np.arange(50) * cfg.hop / cfg.sample_rate
+    masks = np.stack([freqs[:, None] + 1e4 * times[None], times[None] + 0 * freqs[:, None]])
+    shape = (nmf.DICT_N_FFT // 2 + 1, 20)
+    on = learned._on_grid(net, masks, masks[0], shape)
+    assert on.shape == (2, *shape)
+    want_f = spectral.frequencies(nmf.DICT_N_FFT, nmf.DICT_RATE)
+    want_t = np.arange(20) * nmf.DICT_HOP / nmf.DICT_RATE
+    assert np.abs(on[1] - want_t[None]).max() <= cfg.hop / cfg.sample_rate / 2
+    got_f = on[0] - 1e4 * on[1]
+    assert np.abs(got_f - want_f[:, None]).max() <= cfg.sample_rate / cfg.n_fft / 2 + 1e-6
 
 
 def test_notenmf_without_its_soundfonts_is_left_out_with_the_reason(data_root, monkeypatch):

@@ -948,11 +948,23 @@ def current_shipped() -> set[str]:
     return current
 
 
+#: Networks made of two others: a method that runs both (``notenmf+classmask``).
+COMBINED_NETWORKS = {"notedict+stemnet": ("notedict", "stemnet")}
+
+
 def missing(preset: Preset, method: str) -> str | None:
     """Why ``method`` cannot run with ``preset``'s networks (None: it can)."""
-    if get_method(method).network == "stemnet":
+    kind = get_method(method).network
+    if kind in COMBINED_NETWORKS:
+        reasons = (_missing(preset, method, k) for k in COMBINED_NETWORKS[kind])
+        return next(filter(None, reasons), None)
+    return _missing(preset, method, kind)
+
+
+def _missing(preset: Preset, method: str, kind: str | None) -> str | None:
+    if kind == "stemnet":
         return learned.missing_head(method, preset.stemnet)
-    if get_method(method).network == "notedict":  # rendered, unless made or shipped
+    if kind == "notedict":  # rendered, unless made or shipped
         art = note_dictionaries_artifact(preset)
         absent = [sf for sf in preset.stemnet.soundfonts if not synth.soundfont_available(sf)]
         shipped = art.shipped_name in shipped_manifest() and not retraining()
@@ -972,13 +984,28 @@ def ready(preset: Preset, method: str) -> bool:
     if missing(preset, method):
         return False
     art = network_artifact(preset, method)
-    shipped = art.shipped_name in shipped_manifest() and not retraining()
-    return shipped or _status_row(art.name, art.folder, art.key)["cached"]
+    return all(
+        (a.shipped_name in shipped_manifest() and not retraining())
+        or _status_row(a.name, a.folder, a.key)["cached"]
+        for a in (art.inputs if art.folder == COMBINED else (art,))
+    )
+
+
+#: The folder of a combined network's artifact: it has no files of its own, only a key made
+#: of its parts' keys (its ``inputs``), which the tables of its methods' scores are keyed by.
+COMBINED = "combined"
 
 
 def network_artifact(preset: Preset, method: str) -> Artifact:
     """The trained network (or dictionaries) a learned method runs."""
     kind = get_method(method).network
+    if kind in COMBINED_NETWORKS:
+        parts = tuple(_network_artifact(preset, k) for k in COMBINED_NETWORKS[kind])
+        return Artifact(kind, COMBINED, [a.key for a in parts], parts)
+    return _network_artifact(preset, kind)
+
+
+def _network_artifact(preset: Preset, kind: str | None) -> Artifact:
     if kind == "stemnet":
         return stemnet_artifact(preset)
     if kind == "nmfdict":
@@ -993,6 +1020,9 @@ def network(preset: Preset, method: str, progress: bool = True):
     if reason := missing(preset, method):
         raise ValueError(reason)  # before minutes of training
     kind = get_method(method).network
+    if kind == "notedict+stemnet":
+        notes, _, folder = note_dictionaries(preset, progress)
+        return learned.NotesAndMasks(notes, stemnet_model(preset, progress)[0]), [], folder
     if kind == "stemnet":
         return stemnet_model(preset, progress)
     if kind == "nmfdict":
