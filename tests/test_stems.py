@@ -254,13 +254,20 @@ def test_note_dictionaries_hold_every_note_and_share_a_mixture_of_two_by_class(d
         assert si_sdr(ref, est) > si_sdr(ref, piano + reed) + 6  # here +9 and +11 dB
 
 
-def test_notenmf_fits_a_long_input_once_with_the_notes_its_sample_plays(data_root, monkeypatch):
+@pytest.mark.parametrize("method", ["notenmf", "notenmf+classmask"])
+def test_notenmf_fits_a_long_input_once_with_the_notes_its_sample_plays(
+    data_root, monkeypatch, method: str
+):
     """Fitted on a sample of a long input, ``notenmf`` separates every block with the few
     atoms that sample plays, the same classes in the same outputs: each block's sources are
-    the same for the same audio, one per instrument."""
+    the same for the same audio, one per instrument (with the class masks of an untrained
+    network too)."""
     from latentsep.evaluation.metrics import si_sdr
 
     dicts, _, _ = pipeline.note_dictionaries(SMOKE, progress=False)
+    separator = dicts
+    if method == "notenmf+classmask":
+        separator = learned.NotesAndMasks(dicts, stemnet.StemNet(SMOKE.stemnet).eval())
     piano, reed = piano_and_reed()
     x = piano + reed
     sizes = []
@@ -270,7 +277,7 @@ def test_notenmf_fits_a_long_input_once_with_the_notes_its_sample_plays(data_roo
         "class_models",
         lambda m, d, notes=False: sizes.append(d.templates.shape[1]) or models(m, d, notes),
     )
-    run = separation.get_method("notenmf").fit(x, 2, rate=nmf.DICT_RATE, separator=dicts)
+    run = separation.get_method(method).fit(x, 2, rate=nmf.DICT_RATE, separator=separator)
     first, again = run(x), run(x)
     assert max(sizes) < dicts.templates.shape[1] / 5  # the blocks' dictionary: what plays
     assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
