@@ -318,6 +318,8 @@ def test_class_masks_weigh_notenmf_s_classes(data_root, monkeypatch):
     other = stemnet.StemNet(SMOKE.stemnet, classes=OTHER_CLASSES[::-1])
     with pytest.raises(ValueError, match="classes"):
         learned.NotesAndMasks(dicts, other)
+    with pytest.raises(ValueError, match="needs the note dictionaries with the stem network"):
+        separation.separate(x, None, "notenmf+classmask", 2, rate=rate, separator=dicts)
 
 
 def test_class_masks_are_read_at_the_note_grid_s_frequencies_and_times():

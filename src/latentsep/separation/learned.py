@@ -421,6 +421,22 @@ register(
     version=2,  # 2: activations fitted on half-second frames, outputs grouped by co-activity
 )(_notenmf)
 fits("notenmf")(_fit_notenmf)
+
+
+def _masked(run):
+    """``run`` for ``notenmf+classmask``, which must be given the network with the notes."""
+
+    def checked(x, n_sources, *, separator, **options):
+        if not isinstance(separator, NotesAndMasks):
+            raise ValueError(
+                "notenmf+classmask needs the note dictionaries with the stem network "
+                f"(separator=NotesAndMasks(...)), not {type(separator).__name__}"
+            )
+        return run(x, n_sources, separator=separator, **options)
+
+    return checked
+
+
 register(
     "notenmf+classmask",
     "notenmf with each class's part weighed by the stem network's class mask (a product of "
@@ -428,8 +444,8 @@ register(
     learned=True,
     network="notedict+stemnet",
     tags=("stems",),
-)(_notenmf)
-fits("notenmf+classmask")(_fit_notenmf)
+)(_masked(_notenmf))
+fits("notenmf+classmask")(_masked(_fit_notenmf))
 
 
 def _grouped_by_classes(
