@@ -333,7 +333,7 @@ def test_class_masks_are_read_at_the_note_grid_s_frequencies_and_times():
     times = np.arange(50) * cfg.hop / cfg.sample_rate
     masks = np.stack([freqs[:, None] + 1e4 * times[None], times[None] + 0 * freqs[:, None]])
     shape = (nmf.DICT_N_FFT // 2 + 1, 20)
-    on = learned._on_grid(net, masks, masks[0], shape)
+    on = learned._on_grid(net, masks, shape)
     assert on.shape == (2, *shape)
     want_f = spectral.frequencies(nmf.DICT_N_FFT, nmf.DICT_RATE)
     want_t = np.arange(20) * nmf.DICT_HOP / nmf.DICT_RATE

@@ -344,9 +344,6 @@ class NotesAndMasks:
                 f"{tuple(self.net.classes)}"
             )
 
-    def played(self, sample: np.ndarray, rate: int) -> NotesAndMasks:
-        return NotesAndMasks(_played(self.notes, sample, rate), self.net)
-
 
 def _note_parts(
     separator: nmf.ClassDictionaries | NotesAndMasks,
@@ -361,24 +358,30 @@ def _note_parts(
     y = resample(x, rate, nmf.DICT_RATE)
     spec, models = nmf.class_models(y, separator.notes if with_net else separator, notes=True)
     if with_net:
-        shares = _on_grid(separator.net, *class_masks(separator.net, x, rate), models[0].shape)
+        shares = _on_grid(separator.net, class_masks(separator.net, x, rate)[0], models[0].shape)
         models = [m * (s + MASK_FLOOR) ** weight for m, s in zip(models, shares, strict=True)]
     outs = _at_rate(nmf.masked_parts(y, spec, models), x, rate, nmf.DICT_RATE)
     # the activations are linear between pooled frames: every eighth frame shows as much
     return outs, coactivity([m[:, :: nmf.POOL // 4] for m in models])
 
 
-def _on_grid(
-    net: StemNet, masks: np.ndarray, mag: np.ndarray, shape: tuple[int, int]
-) -> np.ndarray:
+def _on_grid(net: StemNet, masks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """The network's class masks ``(classes, freqs, frames)`` on the note dictionaries' STFT
     grid ``shape`` (the nearest bin and frame; the same grid when the rates and STFTs are)."""
-    cfg = net.cfg
     freqs = spectral.frequencies(nmf.DICT_N_FFT, nmf.DICT_RATE)[: shape[0]]
-    fi = np.minimum(np.round(freqs * cfg.n_fft / cfg.sample_rate).astype(int), mag.shape[0] - 1)
-    seconds = np.arange(shape[1]) * nmf.DICT_HOP / nmf.DICT_RATE
-    ti = np.minimum(np.round(seconds * cfg.sample_rate / cfg.hop).astype(int), mag.shape[1] - 1)
+    fi, ti = _nearest(net, masks, freqs, np.arange(shape[1]) * nmf.DICT_HOP / nmf.DICT_RATE)
     return masks[:, fi][:, :, ti]
+
+
+def _nearest(
+    net: StemNet, masks: np.ndarray, freqs: np.ndarray, seconds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The network's bin and frame nearest each frequency (Hz) and time (s), within its
+    masks ``(classes, freqs, frames)``."""
+    cfg = net.cfg
+    fi = np.minimum(np.round(freqs * cfg.n_fft / cfg.sample_rate).astype(int), masks.shape[1] - 1)
+    ti = np.round(seconds * cfg.sample_rate / cfg.hop).astype(int)
+    return fi, np.minimum(ti, masks.shape[2] - 1)
 
 
 def _played(dicts: nmf.ClassDictionaries, sample: np.ndarray, rate: int) -> nmf.ClassDictionaries:
@@ -388,7 +391,7 @@ def _played(dicts: nmf.ClassDictionaries, sample: np.ndarray, rate: int) -> nmf.
 def _notes_played(separator, sample: np.ndarray, rate: int):
     """The separator with only the notes that ``sample`` plays (a long input's dictionary)."""
     if isinstance(separator, NotesAndMasks):
-        return separator.played(sample, rate)
+        return NotesAndMasks(_played(separator.notes, sample, rate), separator.net)
     return _played(separator, sample, rate)
 
 
@@ -530,14 +533,9 @@ def context_shares(
     frequency, as log shares ``(components, classes)``. One pass of the network, which
     hears each note among the others, as it learned to."""
     masks, _ = class_masks(net, mixture, rate)
-    cfg = net.cfg
     freqs = spectral.frequencies(spectral.N_FFT, rate)[: w.shape[0]]
-    below = freqs < cfg.sample_rate / 2
-    fi = np.minimum(
-        np.round(freqs[below] * cfg.n_fft / cfg.sample_rate).astype(int), masks.shape[1] - 1
-    )
-    seconds = np.arange(h.shape[1]) * spectral.HOP / rate
-    ti = np.minimum(np.round(seconds * cfg.sample_rate / cfg.hop).astype(int), masks.shape[2] - 1)
+    below = freqs < net.cfg.sample_rate / 2
+    fi, ti = _nearest(net, masks, freqs[below], np.arange(h.shape[1]) * spectral.HOP / rate)
     wb = w[below]
     held = np.stack([np.sum(wb * (masks[c][fi][:, ti] @ h.T), axis=0) for c in range(len(masks))])
     share = held.T / (wb.sum(axis=0) * h.sum(axis=1) + 1e-12)[:, None]
