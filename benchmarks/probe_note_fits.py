@@ -34,7 +34,7 @@ from latentsep.separation import learned, nmf
 def bands_matrix(split_hz: float = 1000.0, per_octave: int = 24) -> np.ndarray:
     """``(bands, freqs)``: each bin shared linearly (log frequency above ``split_hz``)
     between its two nearest band centres; every column sums to one."""
-    f = spectral.frequencies(nmf.DICT_N_FFT, nmf.DICT_RATE)
+    f = spectral.frequencies(nmf.NOTE_N_FFT, nmf.DICT_RATE)
     n = int(np.ceil(np.log2(f[-1] / split_hz) * per_octave))
     centres = np.concatenate([f[f < split_hz], split_hz * 2 ** (np.arange(n + 1) / per_octave)])
     m = np.zeros((len(centres), len(f)), np.float32)
@@ -120,7 +120,7 @@ def main() -> int:
         kept = {k: [] for k in VARIANTS}
         for case in cases:
             y = resample(case.mixture, case.rate, nmf.DICT_RATE)
-            spec = nmf.stft(y, nmf.DICT_N_FFT, nmf.DICT_HOP)
+            spec = nmf.stft(y, *nmf.stft_grid(notes=True))
             v = np.abs(spec).mean(axis=0)
             for name, options in VARIANTS.items():
                 options = {**options, "bands": bands if options.get("bands") else None}
@@ -132,7 +132,7 @@ def main() -> int:
                     dicts.templates[:, dicts.owner == c] @ h[dicts.owner == c]
                     for c in range(len(dicts.classes))
                 ]
-                outs = nmf.masked_parts(y, spec, models)
+                outs = nmf.masked_parts(y, spec, models, notes=True)
                 outs = learned._at_rate(outs, case.mixture, case.rate, nmf.DICT_RATE)
                 sources, _ = learned.group(outs, case.n_sources, learned.NMF_CLASS_FLOOR_DB)
                 rows = metrics.separation_scores(

@@ -188,8 +188,11 @@ def test_the_stem_learned_methods_share_the_mixture(method: str):
     rate = 22050
     x = tone(2.0, rate, 220, True, 0) + tone(2.0, rate, 330, False, 1)
     x = np.concatenate([x, 0.5 * x])  # stereo
-    if method in ("supervisednmf", "nmf+classes", "notenmf", "notenmf+classmask"):
+    if method in ("supervisednmf", "nmf+classes"):
         net = nmf.learn_dictionaries([(p.cls, p.audio) for p in parts()], OTHER_CLASSES, 4)
+    elif method in ("notenmf", "notenmf+classmask"):  # each part a note, on the notes' grid
+        w = np.stack([nmf.note_template(p.audio) for p in parts()], axis=1)
+        net = nmf.ClassDictionaries(w, np.array([p.cls for p in parts()]), OTHER_CLASSES)
     else:
         net = stemnet.StemNet(SMOKE.stemnet).eval()
     if method == "notenmf+classmask":
@@ -242,7 +245,7 @@ def test_note_dictionaries_hold_every_note_and_share_a_mixture_of_two_by_class(d
         for programs, (low, high) in (synth.GM_CLASSES[c] for c in OTHER_CLASSES)
     )
     freqs, atoms = dicts.templates.shape  # the smoke preset: one soundfont
-    assert freqs == nmf.DICT_N_FFT // 2 + 1 and 0.99 * notes <= atoms <= notes  # few unplayed
+    assert freqs == nmf.NOTE_N_FFT // 2 + 1 and 0.99 * notes <= atoms <= notes  # few unplayed
     assert np.allclose(dicts.templates.sum(axis=0), 1.0, atol=1e-4)
     assert set(dicts.owner) == set(range(len(OTHER_CLASSES)))
 
@@ -330,13 +333,13 @@ def test_class_masks_are_read_at_the_note_grid_s_frequencies_and_times():
     net = stemnet.StemNet(SMOKE.stemnet)
     cfg = net.cfg
     freqs = spectral.frequencies(cfg.n_fft, cfg.sample_rate)
-    times = np.arange(50) * cfg.hop / cfg.sample_rate
+    times = np.arange(20 * nmf.NOTE_HOP // cfg.hop + 1) * cfg.hop / cfg.sample_rate  # 20 notes'
     masks = np.stack([freqs[:, None] + 1e4 * times[None], times[None] + 0 * freqs[:, None]])
-    shape = (nmf.DICT_N_FFT // 2 + 1, 20)
+    shape = (nmf.NOTE_N_FFT // 2 + 1, 20)
     on = learned._on_grid(net, masks, shape)
     assert on.shape == (2, *shape)
-    want_f = spectral.frequencies(nmf.DICT_N_FFT, nmf.DICT_RATE)
-    want_t = np.arange(20) * nmf.DICT_HOP / nmf.DICT_RATE
+    want_f = spectral.frequencies(nmf.NOTE_N_FFT, nmf.DICT_RATE)
+    want_t = np.arange(20) * nmf.NOTE_HOP / nmf.DICT_RATE
     assert np.abs(on[1] - want_t[None]).max() <= cfg.hop / cfg.sample_rate / 2
     got_f = on[0] - 1e4 * on[1]
     assert np.abs(got_f - want_f[:, None]).max() <= cfg.sample_rate / cfg.n_fft / 2 + 1e-6
@@ -370,6 +373,42 @@ def test_note_activations_keep_the_atoms_that_play_where_they_play():
     steady = slice(nmf.POOL, frames // 2 - nmf.POOL)  # away from the late note's onset
     assert np.linalg.norm(w @ fit[:, steady] - v[:, steady]) / np.linalg.norm(v[:, steady]) < 1e-2
     assert fit[playing[0], : frames // 2 - nmf.POOL].max() < 1e-3 * fit[playing[0]].max()
+
+
+def test_a_long_input_is_fitted_chunk_by_chunk():
+    """The pooled frames are fitted ``nmf.CHUNK`` at a time, each chunk's atoms pruned on
+    their own: a fit of two chunks is the two chunks' fits side by side, and the atoms that
+    play only in one chunk are silent in the other (a fit of the whole would leave them a
+    trace everywhere, and cost every note the input plays in every frame)."""
+    rng = np.random.default_rng(1)
+    w = (rng.random((128, 60)) > 0.95).astype(np.float32) + 1e-4
+    w /= w.sum(axis=0)
+    n, c = nmf.CHUNK * nmf.POOL, nmf.CHUNK
+    h = np.zeros((60, 2 * n), np.float32)
+    h[:5, :n] = rng.random((5, 1)) + 0.1
+    h[5:10, n:] = rng.random((5, 1)) + 0.1
+    v = w @ h
+
+    def dense(v):
+        keep, fit = nmf.pooled_fit(v, w)
+        out = np.zeros((60, fit.shape[1]), np.float32)
+        out[keep] = fit
+        return out
+
+    whole = dense(v)
+    np.testing.assert_allclose(whole[:, :c], dense(v[:, :n]), rtol=1e-5)
+    np.testing.assert_allclose(whole[:, c:], dense(v[:, n:]), rtol=1e-5)
+    assert whole[:10].sum() > 0.99 * whole.sum()  # the notes that play
+    assert not whole[:5, c:].any() and not whole[5:10, :c].any()
+
+
+def test_dictionaries_of_another_stft_grid_are_refused():
+    """Class dictionaries (1,024-point) given as note dictionaries (2,048): a clear error,
+    not a broadcasting failure half-way."""
+    dicts = nmf.learn_dictionaries([(p.cls, p.audio) for p in parts(2)], OTHER_CLASSES, 2)
+    want = f"{nmf.DICT_N_FFT // 2 + 1} frequencies on a {nmf.NOTE_N_FFT}-point"
+    with pytest.raises(ValueError, match=want):
+        nmf.class_parts(parts(1)[0].audio, dicts, notes=True)
 
 
 def test_class_shares_name_the_class_whose_dictionary_explains_a_template():

@@ -781,7 +781,7 @@ def note_dictionaries_artifact(preset: Preset) -> Artifact:
         "soundfonts": list(preset.stemnet.soundfonts),
         "classes": {c: synth.GM_CLASSES[c] for c in OTHER_CLASSES},
         "notes": [NOTE_VELOCITY, NOTE_SECONDS, NOTE_MARGIN],
-        "stft": [nmf.DICT_RATE, nmf.DICT_N_FFT, nmf.DICT_HOP, nmf.NOTE_FLOOR_DB],
+        "stft": [nmf.DICT_RATE, nmf.NOTE_N_FFT, nmf.NOTE_HOP, nmf.NOTE_FLOOR_DB],
         "version": NOTE_DICTIONARY_VERSION,
     }
     return Artifact("note dictionaries", "separators", params)

@@ -360,7 +360,7 @@ def _note_parts(
     if with_net:
         shares = _on_grid(separator.net, class_masks(separator.net, x, rate)[0], models[0].shape)
         models = [m * (s + MASK_FLOOR) ** weight for m, s in zip(models, shares, strict=True)]
-    outs = _at_rate(nmf.masked_parts(y, spec, models), x, rate, nmf.DICT_RATE)
+    outs = _at_rate(nmf.masked_parts(y, spec, models, notes=True), x, rate, nmf.DICT_RATE)
     # the activations are linear between pooled frames: every eighth frame shows as much
     return outs, coactivity([m[:, :: nmf.POOL // 4] for m in models])
 
@@ -368,9 +368,9 @@ def _note_parts(
 def _on_grid(net: StemNet, masks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """The network's class masks ``(classes, freqs, frames)`` on the note dictionaries' STFT
     grid ``shape`` (the nearest bin and frame; the same grid when the rates and STFTs are)."""
-    freqs = spectral.frequencies(nmf.DICT_N_FFT, nmf.DICT_RATE)[: shape[0]]
-    fi, ti = _nearest(net, masks, freqs, np.arange(shape[1]) * nmf.DICT_HOP / nmf.DICT_RATE)
-    return masks[:, fi][:, :, ti]
+    freqs = spectral.frequencies(nmf.NOTE_N_FFT, nmf.DICT_RATE)[: shape[0]]
+    fi, ti = _nearest(net, masks, freqs, np.arange(shape[1]) * nmf.NOTE_HOP / nmf.DICT_RATE)
+    return np.take(np.take(masks, ti, axis=2), fi, axis=1)  # 4 times chained indexing's speed
 
 
 def _nearest(
@@ -421,7 +421,9 @@ register(
     learned=True,
     network="notedict",
     tags=("stems",),
-    version=2,  # 2: activations fitted on half-second frames, outputs grouped by co-activity
+    # 2: activations fitted on half-second frames, outputs grouped by co-activity; 3: the
+    # notes' STFT 2,048 / 512 (nmf.NOTE_N_FFT)
+    version=3,
 )(_notenmf)
 fits("notenmf")(_fit_notenmf)
 
@@ -447,6 +449,7 @@ register(
     learned=True,
     network="notedict+stemnet",
     tags=("stems",),
+    version=2,  # 2: the notes' STFT 2,048 / 512 (nmf.NOTE_N_FFT)
 )(_masked(_notenmf))
 fits("notenmf+classmask")(_masked(_fit_notenmf))
 
