@@ -400,6 +400,17 @@ def test_a_long_input_is_fitted_chunk_by_chunk():
     np.testing.assert_allclose(whole[:, c:], dense(v[:, n:]), rtol=1e-5)
     assert whole[:10].sum() > 0.99 * whole.sum()  # the notes that play
     assert not whole[:5, c:].any() and not whole[5:10, :c].any()
+    rest = dense(np.concatenate([v, np.zeros((128, n), np.float32)], axis=1))  # a silent chunk
+    assert np.array_equal(rest[:, : 2 * c], whole) and not rest[:, 2 * c :].any()
+
+
+def test_a_silent_sample_keeps_every_note():
+    """A long input whose sample is silent (its sound falls between the sample's pieces):
+    the blocks start from every note, not from none."""
+    w = np.stack([nmf.note_template(p.audio) for p in parts(2)], axis=1)
+    dicts = nmf.ClassDictionaries(w, np.array([p.cls for p in parts(2)]), OTHER_CLASSES)
+    assert nmf.played(dicts, np.zeros((1, nmf.DICT_RATE), np.float32)) is dicts
+    assert nmf.played(dicts, parts(2)[0].audio).templates.shape[1] < w.shape[1]
 
 
 def test_dictionaries_of_another_stft_grid_are_refused():

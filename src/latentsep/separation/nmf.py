@@ -472,7 +472,10 @@ def pooled_fit(v: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _pooled_chunk(pooled: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`pooled_fit` of one chunk: the kept atoms' indices and activations."""
+    """:func:`pooled_fit` of one chunk: the kept atoms' indices and activations (none for
+    a silent chunk)."""
+    if not pooled.any():
+        return np.arange(0), np.zeros((0, pooled.shape[1]), np.float32)
     h = np.full((w.shape[1], pooled.shape[1]), pooled.sum(axis=0).mean() / w.shape[1] + 1e-9)
     h = h.astype(np.float32)
     keep = np.arange(w.shape[1])
@@ -514,4 +517,6 @@ def played(dicts: ClassDictionaries, mixture: np.ndarray) -> ClassDictionaries:
     of it, so that its blocks do not start from every atom."""
     v = np.abs(stft(mixture, NOTE_N_FFT, NOTE_HOP)).mean(axis=0)
     keep, _ = pooled_fit(v, dicts.templates)
+    if not len(keep):  # a silent sample says nothing about the notes: all of them
+        return dicts
     return ClassDictionaries(dicts.templates[:, keep], dicts.owner[keep], dicts.classes)
