@@ -87,7 +87,10 @@ def test_cluster_statistics_of_a_split_in_time():
 # --- masks ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("n_fft", "hop", "dtype"), [(2048, 512, np.float32), (64, 32, np.float64)])
+@pytest.mark.parametrize(
+    ("n_fft", "hop", "dtype"),
+    [(2048, 512, np.float32), (4096, 512, np.float32), (64, 32, np.float64)],
+)
 def test_the_inverse_stft_is_scipys_bit_for_bit(n_fft: int, hop: int, dtype):
     from scipy.signal import istft
 

@@ -239,7 +239,7 @@ def test_note_dictionaries_hold_every_note_and_share_a_mixture_of_two_by_class(d
     class, each class output far closer to its own instrument than the mixture is."""
     from latentsep.evaluation.metrics import si_sdr
 
-    dicts, _, _ = pipeline.note_dictionaries(SMOKE, progress=False)
+    dicts, _, folder = pipeline.note_dictionaries(SMOKE, progress=False)
     notes = sum(
         len(programs) * (high - low + 1 + 2 * pipeline.NOTE_MARGIN)
         for programs, (low, high) in (synth.GM_CLASSES[c] for c in OTHER_CLASSES)
@@ -248,6 +248,8 @@ def test_note_dictionaries_hold_every_note_and_share_a_mixture_of_two_by_class(d
     assert freqs == nmf.NOTE_N_FFT // 2 + 1 and 0.99 * notes <= atoms <= notes  # few unplayed
     assert np.allclose(dicts.templates.sum(axis=0), 1.0, atol=1e-4)
     assert set(dicts.owner) == set(range(len(OTHER_CLASSES)))
+    with np.load(folder / "dictionaries.npz") as stored:  # half the size, read as float32
+        assert stored["templates"].dtype == np.float16 and dicts.templates.dtype == np.float32
 
     piano, reed = piano_and_reed()
     out = nmf.class_parts(piano + reed, dicts, notes=True)
@@ -404,6 +406,22 @@ def test_a_long_input_is_fitted_chunk_by_chunk():
     assert np.array_equal(rest[:, : 2 * c], whole) and not rest[:, 2 * c :].any()
 
 
+def test_the_fit_tells_apart_notes_that_only_fine_bins_do():
+    """The first updates, on bins summed ``nmf.COARSE_BINS`` at a time, cannot tell two atoms
+    whose partials fall in the same summed bins; the rest, on every bin, must: the atom that
+    plays keeps the activation and the other is dropped."""
+    f = 32 * nmf.COARSE_BINS
+    w = np.full((f, 3), 1e-4, np.float32)
+    w[[40, 80], 0] = w[[41, 81], 1] = w[[12, 100], 2] = 1.0  # 0 and 1 share their summed bins
+    w /= w.sum(axis=0)
+    assert np.array_equal(nmf._coarse(w)[:, 0], nmf._coarse(w)[:, 1])
+    np.testing.assert_allclose(nmf._coarse(w).sum(axis=0), 1.0, rtol=1e-5)
+    v = w @ np.array([[2.0], [0.0], [1.0]], np.float32) @ np.ones((1, 4 * nmf.POOL), np.float32)
+    keep, h = nmf.pooled_fit(v, w)
+    assert list(keep) == [0, 2]
+    np.testing.assert_allclose(h.sum(axis=1) / h.sum(), [2 / 3, 1 / 3], rtol=1e-3)
+
+
 def test_a_silent_sample_keeps_every_note():
     """A long input whose sample is silent (its sound falls between the sample's pieces):
     the blocks start from every note, not from none."""
@@ -414,7 +432,7 @@ def test_a_silent_sample_keeps_every_note():
 
 
 def test_dictionaries_of_another_stft_grid_are_refused():
-    """Class dictionaries (1,024-point) given as note dictionaries (2,048): a clear error,
+    """Class dictionaries (1,024-point) given as note dictionaries (4,096): a clear error,
     not a broadcasting failure half-way."""
     dicts = nmf.learn_dictionaries([(p.cls, p.audio) for p in parts(2)], OTHER_CLASSES, 2)
     want = f"{nmf.DICT_N_FFT // 2 + 1} frequencies on a {nmf.NOTE_N_FFT}-point"

@@ -357,9 +357,10 @@ def _note_parts(
     with_net = isinstance(separator, NotesAndMasks)
     y = resample(x, rate, nmf.DICT_RATE)
     spec, models = nmf.class_models(y, separator.notes if with_net else separator, notes=True)
-    if with_net:
-        shares = _on_grid(separator.net, class_masks(separator.net, x, rate)[0], models[0].shape)
-        models = [m * (s + MASK_FLOOR) ** weight for m, s in zip(models, shares, strict=True)]
+    if with_net:  # weighed on the network's (smaller) grid, then read on the notes'
+        weights = (class_masks(separator.net, x, rate)[0] + MASK_FLOOR) ** weight
+        for m, s in zip(models, _on_grid(separator.net, weights, models[0].shape), strict=True):
+            m *= s
     outs = _at_rate(nmf.masked_parts(y, spec, models, notes=True), x, rate, nmf.DICT_RATE)
     # the activations are linear between pooled frames: every eighth frame shows as much
     return outs, coactivity([m[:, :: nmf.POOL // 4] for m in models])
@@ -422,8 +423,9 @@ register(
     network="notedict",
     tags=("stems",),
     # 2: activations fitted on half-second frames, outputs grouped by co-activity; 3: the
-    # notes' STFT 2,048 / 512 (nmf.NOTE_N_FFT)
-    version=3,
+    # notes' STFT 2,048 / 512 (nmf.NOTE_N_FFT); 4: 4,096 / 512, pruned at 10⁻², the first
+    # updates on coarse bins
+    version=4,
 )(_notenmf)
 fits("notenmf")(_fit_notenmf)
 
@@ -449,7 +451,9 @@ register(
     learned=True,
     network="notedict+stemnet",
     tags=("stems",),
-    version=2,  # 2: the notes' STFT 2,048 / 512 (nmf.NOTE_N_FFT)
+    # 2: the notes' STFT 2,048 / 512 (nmf.NOTE_N_FFT); 3: 4,096 / 512, pruned at 10⁻², the
+    # first updates on coarse bins
+    version=3,
 )(_masked(_notenmf))
 fits("notenmf+classmask")(_masked(_fit_notenmf))
 

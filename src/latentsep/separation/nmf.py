@@ -404,13 +404,15 @@ def masked_parts(
 
 #: A rendered note's frames this far below its loudest are its release, not its timbre.
 NOTE_FLOOR_DB = -30.0
-#: The note dictionaries' STFT at DICT_RATE: 128-ms windows, 7.8-Hz bins that resolve the
+#: The note dictionaries' STFT at DICT_RATE: 256-ms windows, 3.9-Hz bins that resolve the
 #: partials of neighbouring low notes (a semitone at 100 Hz is 6 Hz). The activations are
 #: held for half a second anyway (POOL), so the longer window costs no timing. On 50
 #: validation pieces (the first 25 in each training soundfont, ``notenmf+classmask``):
 #: 1,024 / 256 +7.82 / +8.14 dB, 2,048 / 256 +8.78 / +9.28, 2,048 / 512 +8.79 / +9.26,
-#: 4,096 / 512 +8.94 / +10.10 at twice 2,048's time.
-NOTE_N_FFT, NOTE_HOP = 2048, 512
+#: 4,096 / 512 +8.94 / +10.10 (each pruned at the end only, PRUNE_SHARE 10⁻³); as now
+#: (PRUNE_SHARE, PRUNE_EVERY, COARSE_BINS), 2,048 / 512 +8.85 / +9.25 against 4,096 / 512
+#: +9.11 / +10.03 in the same time for a 10-s piece.
+NOTE_N_FFT, NOTE_HOP = 4096, 512
 
 
 def stft_grid(notes: bool = False) -> tuple[int, int]:
@@ -427,12 +429,19 @@ def stft_grid(notes: bool = False) -> tuple[int, int]:
 #: updates, at a third of the time; 10 full-resolution updates after the pooled fit lose
 #: 0.4 dB, and 600 pooled updates change −0.2 / +0.1 dB at twice the cost
 #: (``benchmarks/probe_note_fits.py``; 1,024-point notes).
-POOL, POOLED_UPDATES, PRUNE_SHARE = 16, 300, 1e-3
+POOL, POOLED_UPDATES, PRUNE_SHARE = 16, 300, 1e-2
 #: ... dropped every PRUNE_EVERY updates too, which makes the fit three times as fast (on 50
-#: validation pieces, pruned every 50 updates: +8.88 / +9.25 dB against +8.79 / +9.26 at
-#: the end only, 0.65 s a 10-s excerpt against 2.0; every 25, as here, on 100:
-#: ``notenmf+classmask`` +8.85 / +9.19).
+#: validation pieces, 2,048-point notes pruned every 50 updates: +8.88 / +9.25 dB against
+#: +8.79 / +9.26 at the end only, 0.65 s a 10-s excerpt against 2.0). The share: on all 266
+#: validation pieces (2,048-point notes) 10⁻² +8.67 / +9.05 against 10⁻³'s +8.63 / +8.97,
+#: next to a cliff at 3·10⁻² (+7.92 / +8.93 on 50); with 4,096-point notes, 10⁻² +9.18 /
+#: +10.13 on 50 against 10⁻³'s +8.88 / +10.35, and fewer atoms left to fit.
 PRUNE_EVERY = 25
+#: The first PRUNE_EVERY updates, the only ones with every atom, are on bins summed
+#: COARSE_BINS at a time (15.6 Hz): they only decide which atoms go on, and were two
+#: thirds of the fit's time (on 50 validation pieces: +9.11 / +10.03 dB against +9.18 /
+#: +10.13 on every bin; pruned at 10⁻³, summed by 2 or 8 no better than by 4).
+COARSE_BINS = 4
 #: The pooled frames are fitted (and their atoms pruned) this many at a time: ~10 s, the
 #: length of the pieces it was chosen on. The frames' fits are independent given the atoms,
 #: so a long input costs its length, not its length times every note it plays anywhere
@@ -444,7 +453,7 @@ def note_template(x: np.ndarray) -> np.ndarray:
     """One rendered note ``(channels, samples)`` at :data:`DICT_RATE` as a template: its mean
     magnitude spectrum (:data:`NOTE_N_FFT`) over the frames it sounds in, summing to one
     (``(freqs,)``)."""
-    v = np.abs(stft(x.mean(axis=0), NOTE_N_FFT, NOTE_HOP))
+    v = np.abs(stft(x.mean(axis=0), *stft_grid(notes=True)))
     level = v.sum(axis=0)
     if level.max() <= 0:
         raise ValueError("a silent note cannot be a template")
@@ -452,38 +461,52 @@ def note_template(x: np.ndarray) -> np.ndarray:
     return t / t.sum()
 
 
+def _coarse(x: np.ndarray) -> np.ndarray:
+    """``x`` ``(freqs, n)`` with its bins summed :data:`COARSE_BINS` at a time (the last
+    group padded with zeros): columns that sum to one still do."""
+    pad = -len(x) % COARSE_BINS
+    x = np.pad(x, [(0, pad), (0, 0)])
+    return x.reshape(-1, COARSE_BINS, x.shape[1]).sum(axis=1)
+
+
 def pooled_fit(v: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The atoms of ``w`` ``(freqs, atoms)``, summing to one, that magnitudes ``v``
     ``(freqs, frames)`` play, and their activations on the pooled frames (:data:`POOL`,
-    :data:`POOLED_UPDATES`, :data:`PRUNE_SHARE`, :data:`PRUNE_EVERY`), fitted
-    :data:`CHUNK` pooled frames at a time: ``(kept atoms' indices, (kept, pooled frames))``,
-    float32."""
+    :data:`POOLED_UPDATES`, :data:`PRUNE_SHARE`, :data:`PRUNE_EVERY`, :data:`COARSE_BINS`),
+    fitted :data:`CHUNK` pooled frames at a time: ``(kept atoms' indices, (kept, pooled
+    frames))``, float32."""
     v = np.asarray(v, np.float32)
     w = np.asarray(w, np.float32)
     frames = -(-v.shape[1] // POOL)
     pooled = np.pad(v, [(0, 0), (0, frames * POOL - v.shape[1])])
     pooled = pooled.reshape(len(v), frames, POOL).sum(axis=2)
+    coarse = _coarse(w)
     h = np.zeros((w.shape[1], frames), np.float32)
     for start in range(0, frames, CHUNK):
-        keep, fit = _pooled_chunk(pooled[:, start : start + CHUNK], w)
+        keep, fit = _pooled_chunk(pooled[:, start : start + CHUNK], w, coarse)
         h[keep, start : start + CHUNK] = fit
     keep = np.flatnonzero(h.any(axis=1))
     return keep, h[keep]
 
 
-def _pooled_chunk(pooled: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`pooled_fit` of one chunk: the kept atoms' indices and activations (none for
-    a silent chunk)."""
+def _pooled_chunk(
+    pooled: np.ndarray, w: np.ndarray, coarse: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`pooled_fit` of one chunk, ``coarse`` being ``w``'s :func:`_coarse`: the kept
+    atoms' indices and activations (none for a silent chunk)."""
     if not pooled.any():
         return np.arange(0), np.zeros((0, pooled.shape[1]), np.float32)
     h = np.full((w.shape[1], pooled.shape[1]), pooled.sum(axis=0).mean() / w.shape[1] + 1e-9)
     h = h.astype(np.float32)
+    v, basis = _coarse(pooled), coarse
+    for _ in range(PRUNE_EVERY):  # the templates sum to one: no denominator
+        h *= basis.T @ (v / (basis @ h + 1e-9))
     keep = np.arange(w.shape[1])
-    for i in range(POOLED_UPDATES):
-        if i and i % PRUNE_EVERY == 0:  # what is silent now stays silent: drop it as we go
+    for i in range(PRUNE_EVERY, POOLED_UPDATES):
+        if i % PRUNE_EVERY == 0:  # what is silent now stays silent: drop it as we go
             loud = _loud(h)
             keep, h, w = keep[loud], h[loud], w[:, loud]
-        h *= w.T @ (pooled / (w @ h + 1e-9))  # the templates sum to one: no denominator
+        h *= w.T @ (pooled / (w @ h + 1e-9))
     loud = _loud(h)
     return keep[loud], h[loud]
 
@@ -515,7 +538,7 @@ def played(dicts: ClassDictionaries, mixture: np.ndarray) -> ClassDictionaries:
     """The atoms of ``dicts`` that a mixture ``(channels, samples)`` at :data:`DICT_RATE`
     plays (those :func:`pooled_fit` keeps): a long input's dictionary, found once on a sample
     of it, so that its blocks do not start from every atom."""
-    v = np.abs(stft(mixture, NOTE_N_FFT, NOTE_HOP)).mean(axis=0)
+    v = np.abs(stft(mixture, *stft_grid(notes=True))).mean(axis=0)
     keep, _ = pooled_fit(v, dicts.templates)
     if not len(keep):  # a silent sample says nothing about the notes: all of them
         return dicts
