@@ -95,6 +95,21 @@ def test_a_leak_joins_its_instrument_and_is_not_counted():
     assert len(set(counted)) == 3 and counted[3] == counted[0]
 
 
+def test_the_count_has_its_own_floor():
+    """An unlike output 12 dB below the loudest: grouped as sounding at the grouping floor
+    (−15 dB), not counted within a counting floor of −10 dB — and with the count given, the
+    counting floor changes nothing."""
+    rng = np.random.default_rng(2)
+    outs = rng.standard_normal((3, 1, 4000)).astype(np.float32)
+    outs /= np.sqrt(np.mean(outs**2, axis=(1, 2), keepdims=True))
+    outs *= np.sqrt([1.0, 0.9, 10**-1.2]).astype(np.float32)[:, None, None]
+    alike = np.eye(3)
+    assert len(learned.group(outs, None, -15.0, alike=alike)[0]) == 3
+    assert len(learned.group(outs, None, -15.0, alike=alike, count_floor_db=-10.0)[0]) == 2
+    given = [learned.group(outs, 2, -15.0, alike=alike, count_floor_db=c)[1] for c in (None, -10.0)]
+    assert np.array_equal(*given)
+
+
 def test_learned_methods_need_their_network():
     spec = separation.get_method("mixit")
     assert spec.learned and "beyond" in spec.tags
