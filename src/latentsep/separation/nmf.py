@@ -496,8 +496,8 @@ def _pooled_chunk(
     atoms' indices and activations (none for a silent chunk)."""
     if not pooled.any():
         return np.arange(0), np.zeros((0, pooled.shape[1]), np.float32)
-    h = np.full((w.shape[1], pooled.shape[1]), pooled.sum(axis=0).mean() / w.shape[1] + 1e-9)
-    h = h.astype(np.float32)
+    start = pooled.sum(axis=0).mean() / w.shape[1] + 1e-9
+    h = np.full((w.shape[1], pooled.shape[1]), start, np.float32)
     v, basis = _coarse(pooled), coarse
     for _ in range(PRUNE_EVERY):  # the templates sum to one: no denominator
         h *= basis.T @ (v / (basis @ h + 1e-9))
