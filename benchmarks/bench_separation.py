@@ -107,6 +107,20 @@ def main() -> dict:
             scoring.TARGETS_UNSEEN["median SI-SDRi (dB)"],
             bool(unseen[best_unseen] >= scoring.TARGETS_UNSEEN["median SI-SDRi (dB)"]),
         ]
+    # issue 24: the method that needs no model against NMF grouped by the truth
+    free, ceiling = separation.MODEL_FREE_METHOD, scoring.NMF_CEILING
+    shares = {
+        label: round(100 * float(d[free] / d[ceiling]), 1)
+        for label, d in (("embedded", med), ("unseen timbres", unseen))
+        if free in d and ceiling in d
+    }
+    result[f"{free} (no model): share of {ceiling} (%)"] = shares
+    for label, share in shares.items():
+        result["targets"][f"model-free share, {label} (%)"] = [
+            share,
+            scoring.TARGET_MODEL_FREE_SHARE,
+            bool(share >= scoring.TARGET_MODEL_FREE_SHARE),
+        ]
     result["targets"]["seconds for a 180 s 44.1 kHz stereo song"] = [
         song,
         scoring.TARGETS_UNSEEN["seconds for a 180 s song"],

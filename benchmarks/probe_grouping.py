@@ -150,6 +150,11 @@ def groupings(case, w, h, rate: int, dicts, only: list[str] | None = None):
         "spectral: harmonic × register × (1 − overlap)",
         spectral_clusters(a_h * a_p * (1 - a_o), k),
     )
+    for span in (4.0, 6.0, 8.0):  # timbre only between notes close in pitch (nmf+streams: 6)
+        yield (
+            f"pitch-local {span:g}: harmonic × (1 − overlap) × (1 + succession)",
+            spectral_clusters(nmf.pitch_local(a_h, f0, span) * (1 - a_o) * (1 + a_s), k),
+        )
     if only and not any("class" in o for o in only):
         return  # the learned prior's fit is the slow part
     cls = class_shares(w, rate, dicts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from latentsep import cli, separation
+from latentsep import cli, device, separation, spectral
 from latentsep.audio import AudioError
 from latentsep.evaluation import latent_space, metrics
 from latentsep.models.autoencoder import Autoencoder
@@ -241,7 +242,9 @@ def checkpoint(model: Autoencoder, tmp_path_factory) -> Path:
     return save_checkpoint(path, model, None, 0, History(), P)
 
 
-def test_cli_separates_a_file(checkpoint: Path, tmp_path: Path, capsys):
+def test_cli_separates_a_file(checkpoint: Path, tmp_path: Path, capsys, monkeypatch):
+    kept = []
+    monkeypatch.setattr(device, "keep_freed_memory", lambda: kept.append(True) or True)
     song = tmp_path / "song.wav"
     sf.write(song, (tone(440) + tone(2000))[0], RATE)
     out = tmp_path / "sources"
@@ -265,6 +268,11 @@ def test_cli_separates_a_file(checkpoint: Path, tmp_path: Path, capsys):
     audio = [sf.read(f) for f in files]
     assert all(rate == RATE and len(x) == 2 * RATE for x, rate in audio)
     assert "2 sources" in capsys.readouterr().out
+    assert kept == [True]  # the allocator asked to reuse memory, once, before separating
+
+
+def test_freed_memory_is_kept_where_glibc_allocates():
+    assert device.keep_freed_memory() is (platform.libc_ver()[0] == "glibc")
 
 
 def test_cli_reports_bad_files(checkpoint: Path, tmp_path: Path, capsys):
@@ -333,3 +341,47 @@ def test_stream_constraints_link_a_melody_and_part_what_sounds_together():
     assert s[0, 2] == 0.0 and s[1, 2] == 0.0  # an octave and more away: no link
     far = nmf.succession(h, np.log2([220.0, 880.0, 110.0]))
     assert far[0, 1] == 0.0  # two octaves apart: not one line
+
+
+def test_stereo_positions_are_read_from_the_channels_and_mean_nothing_in_mono():
+    """`nmf+streams`' pan cue: each component's angle follows the constant-power pan law
+    of the tone it holds; in mono every component sits in the middle and the affinity is 1."""
+    pans = {330.0: -0.5, 1250.0: 0.4}
+    x = np.zeros((2, 2 * RATE), np.float32)
+    spans = [slice(0, 24000), slice(8000, None)]  # overlapping for half the time
+    for (freq, pan), sounding in zip(pans.items(), spans, strict=True):
+        theta = (pan + 1) * np.pi / 4
+        part = tone(freq) * np.array([[np.cos(theta)], [np.sin(theta)]], np.float32)
+        x[:, sounding] += part[:, sounding]
+    w, h = nmf.decompose(x, 2)
+    found = nmf.channel_angles(x, w, h)
+    peaks = spectral.frequencies(spectral.N_FFT, RATE)[np.argmax(w, axis=0)]
+    for freq, pan in pans.items():
+        angle = found[np.argmin(np.abs(peaks - freq))]
+        assert angle == pytest.approx((pan + 1) * np.pi / 4, abs=0.02)
+    assert nmf.pan_affinity(found)[0, 1] < 0.1  # 0.7 rad apart: not one instrument
+    mono = x.mean(axis=0, keepdims=True)
+    w, h = nmf.decompose(mono, 2)
+    assert np.allclose(nmf.channel_angles(mono, w, h), np.pi / 4)
+    assert np.allclose(nmf.channel_angles(np.repeat(mono, 2, axis=0), w, h), np.pi / 4)
+    assert np.all(nmf.pan_affinity(nmf.channel_angles(mono, w, h)) == 1.0)
+
+
+def test_timbre_is_heard_only_between_notes_close_in_pitch():
+    """`nmf+streams`' pitch-local timbre: near notes keep their timbre affinity, far ones get
+    the median one whatever their timbres (far notes of one instrument differ as much)."""
+    timbre = np.array(
+        [
+            [1.0, 0.9, 0.1, 0.9],
+            [0.9, 1.0, 0.1, 0.1],
+            [0.1, 0.1, 1.0, 0.5],
+            [0.9, 0.1, 0.5, 1.0],
+        ]
+    )
+    f0 = np.log2([110.0, 110.0, 1760.0, 1760.0])  # two notes, two more four octaves up
+    found = nmf.pitch_local(timbre, f0, span=6.0)
+    median = np.exp(np.median(np.log(timbre)))
+    assert found[0, 1] == pytest.approx(0.9) and found[2, 3] == pytest.approx(0.5)
+    assert found[0, 2] == pytest.approx(median) and found[0, 3] == pytest.approx(median)
+    assert found[1, 3] == pytest.approx(found[0, 3])  # unlike or alike: far says nothing
+    assert np.allclose(found, found.T)

@@ -58,3 +58,34 @@ def machine() -> dict[str, Any]:
     info["torch threads"] = torch.get_num_threads()
     info["GPU"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     return info
+
+
+#: glibc's mallopt parameters and the values :func:`keep_freed_memory` sets: freed memory
+#: kept for reuse (trim), heap grown 512 MiB at a time (top pad), blocks up to 32 MiB (the
+#: most glibc allows) taken from the heap rather than fresh, zero-filled mmap pages.
+_MALLOPT = {
+    "M_TRIM_THRESHOLD": (-1, 2**31 - 1),
+    "M_TOP_PAD": (-2, 2**29),
+    "M_MMAP_THRESHOLD": (-3, 2**25),
+}
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc's allocator to reuse freed memory instead of returning it to the system.
+
+    Separating a long file allocates and frees the same large spectrogram-sized arrays many
+    times; by default each comes back as fresh pages the kernel must zero. ``latentsep
+    separate`` on a 3-minute 44.1 kHz stereo song (``notenmf+classmask``, fresh processes
+    alternating, 2 cores) took 16.9 / 17.3 / 19.0 s with this against 20.0 / 19.9 / 19.6 s
+    without, and wrote the same files. The price: the process keeps its memory until it exits
+    (its peak there: 1.92 GB against 1.83). Returns whether the
+    allocator took the settings (False off glibc, e.g. on macOS, where nothing changes)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return all(mallopt(key, value) == 1 for key, value in _MALLOPT.values())

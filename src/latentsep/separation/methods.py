@@ -122,9 +122,12 @@ def _harmonic_embedding(rate: int, mixture, w, h) -> np.ndarray:
 
 @register(
     "nmf+streams",
-    "KL-NMF components grouped by harmonic timbre with soft cannot-links (sounding together) "
-    "and must-links (one note following another), no model",
+    "KL-NMF components grouped by harmonic timbre (between notes close in pitch) with soft "
+    "cannot-links (sounding together) and must-links (one note following another), and by "
+    "stereo position, no model",
     tags=("beyond",),
+    # 2: × the stereo positions; 3: timbre compared within nmf.TIMBRE_SPAN semitones
+    version=3,
 )
 def _nmf_streams(x, n_sources, *, rate, seed=0, ks=(2, 3, 4), **_) -> Estimates:
     return nmf.separate(x, n_sources, seed=seed, ks=ks, affinity=partial(_streams, rate))
@@ -136,7 +139,8 @@ def _nmf_streams_fit(sample, n_sources, *, rate, seed=0, ks=(2, 3, 4), **_) -> B
 
 
 def _streams(rate: int, mixture, w, h) -> np.ndarray:
-    return nmf.stream_affinity(w, h, rate)
+    links = nmf.stream_affinity(w, h, rate, span=nmf.TIMBRE_SPAN)
+    return links * nmf.pan_affinity(nmf.channel_angles(mixture, w, h))
 
 
 @register(

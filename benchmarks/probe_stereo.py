@@ -1,0 +1,82 @@
+"""Where the instruments sit in the stereo image, as a cue for grouping and counting.
+
+The renderer pans each instrument of the "other" stem at random (−0.6 … 0.6, constant
+power), but the ``cpu`` preset, like its mono autoencoder, scores mono mix-downs, where this
+cue does not exist. This probe renders the validation pieces (train pieces nothing learned
+from) in stereo and measures what the pan adds to
+
+- ``nmf+streams``: each NMF component's stereo angle (``nmf.channel_angles``), its
+  affinity times a Gaussian of the angles' gap (``nmf.pan_affinity``; what the method
+  does since version 2, at ``nmf.PAN_WIDTH``);
+- ``notenmf+classmask``: each class output's angle from its channels' energies, its
+  co-activity (which clusters the outputs and finds leaks when counting) times the same.
+
+    python benchmarks/probe_stereo.py [--pieces 40] [--split test] [--nmf-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+import numpy as np
+from common import probe_sets
+
+from latentsep import pipeline
+from latentsep.evaluation import metrics, scoring
+from latentsep.presets import get_preset
+from latentsep.separation import clustering, learned, nmf
+
+SIGMAS = (None, 0.03, 0.06, 0.12, 0.2, 0.3)  # the Gaussian's width in radians; None: no pan cue
+
+
+def pan_affinity(theta: np.ndarray, sigma: float | None) -> np.ndarray:
+    return np.ones((len(theta),) * 2) if sigma is None else nmf.pan_affinity(theta, sigma)
+
+
+def scores(case, sources) -> list[float]:
+    found = metrics.separation_scores(case.references, sources, case.mixture, case.rate, bss=False)
+    return [s["SI-SDRi (dB)"] for s in found]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pieces", type=int, default=40, help="per soundfont")
+    parser.add_argument("--split", choices=["validation", "test"], default="validation")
+    parser.add_argument("--nmf-only", action="store_true", help="leave out notenmf+classmask")
+    args = parser.parse_args()
+    base = get_preset("cpu")
+    stereo = dataclasses.replace(base.model, channels=2)
+    both = None if args.nmf_only else pipeline.network(base, "notenmf+classmask", progress=False)[0]
+    for label, tracks in probe_sets(base, args.split, args.pieces):
+        sdr: dict[str, list[float]] = {}
+        right: dict[str, list[bool]] = {}
+        for case in scoring.cases(tracks, stereo):
+            k = case.n_sources
+            w, h = nmf.decompose(case.mixture, nmf.N_COMPONENTS, 0)
+            theta = nmf.channel_angles(case.mixture, w, h)
+            streams = nmf.stream_affinity(w, h, case.rate, span=nmf.TIMBRE_SPAN)
+            for sigma in SIGMAS:
+                labels = clustering.spectral_groups(streams * pan_affinity(theta, sigma), k, seed=0)
+                src = nmf.grouped_sources(case.mixture, w, h, labels, k)
+                sdr.setdefault(f"nmf+streams, pan {sigma}", []).extend(scores(case, src))
+            if args.nmf_only:
+                continue
+            outs, alike = learned._note_parts(both, case.mixture, case.rate)
+            e = np.sum(np.asarray(outs, np.float64) ** 2, axis=2)  # (classes, channels)
+            out_theta = np.arctan2(np.sqrt(e[:, 1]), np.sqrt(e[:, 0]))
+            for sigma in SIGMAS:
+                a = alike * pan_affinity(out_theta, sigma)
+                src, _ = learned.group(outs, k, learned.NOTE_CLASS_FLOOR_DB, alike=a)
+                sdr.setdefault(f"notenmf+classmask, pan {sigma}", []).extend(scores(case, src))
+                n = learned.count_unlike(e.sum(1), a, learned.NOTE_COUNT_FLOOR_DB)
+                right.setdefault(f"notenmf+classmask, pan {sigma}", []).append(n == k)
+        print(label)
+        for name, v in sdr.items():
+            count = f"  counting right {np.mean(right[name]):.0%}" if name in right else ""
+            print(f"  {name:32s} SI-SDRi {np.median(v):+.2f}{count}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
