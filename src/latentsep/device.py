@@ -78,8 +78,8 @@ def keep_freed_memory() -> bool:
     separate`` on a 3-minute 44.1 kHz stereo song (``notenmf+classmask``, fresh processes
     alternating, 2 cores) took 16.9 / 17.3 / 19.0 s with this against 20.0 / 19.9 / 19.6 s
     without, and wrote the same files. The price: the process keeps its memory until it exits
-    (its peak there: 1.92 GB against 1.83). Returns whether the
-    allocator took the settings (False off glibc, e.g. on macOS, where nothing changes)."""
+    (its peak there: 1.92 GB against 1.83). Returns whether the allocator took the settings
+    (False off glibc, e.g. on macOS, where nothing changes)."""
     import ctypes
     import ctypes.util
 

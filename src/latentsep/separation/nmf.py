@@ -190,12 +190,11 @@ def succession(h: np.ndarray, f0: np.ndarray, frames: int = 3, semitones: float 
 #: they are one instrument: the width of :func:`pitch_local`'s Gaussian. Between the NMF
 #: components of 50 validation pieces, harmonic timbre tells pairs of one instrument from
 #: pairs of two with an area under the ROC curve of 0.67 / 0.70 / 0.64 within 1.5 / 4 / 8
-#: semitones and 0.53 beyond (an exploratory script): a soundfont
-#: plays neighbouring notes from one sample, and far notes change their timbre as much as
-#: instruments differ. ``nmf+streams`` on the validation pieces
-#: (``benchmarks/probe_grouping.py --split validation``, the two training soundfonts): +1.82 /
-#: +2.16 dB with timbre compared at every gap, +2.71 / +2.47, +2.83 / +2.80, +2.63 / +2.66
-#: within 4 / 6 / 8 semitones.
+#: semitones and 0.53 beyond (an exploratory script): a soundfont plays neighbouring notes
+#: from one sample, and far notes change their timbre as much as instruments differ.
+#: ``nmf+streams`` on the 266 validation pieces (``benchmarks/probe_grouping.py --split
+#: validation``, the two training soundfonts): +1.82 / +2.16 dB with timbre compared at
+#: every gap; within 4 / 6 / 8 semitones +2.71 / +2.47, +2.83 / +2.80, +2.63 / +2.66.
 TIMBRE_SPAN = 6.0
 
 
@@ -232,7 +231,9 @@ def stream_affinity(
 PAN_WIDTH = 0.2
 
 
-def channel_angles(mixture: np.ndarray, w: np.ndarray, h: np.ndarray, updates: int = 30):
+def channel_angles(
+    mixture: np.ndarray, w: np.ndarray, h: np.ndarray, updates: int = 30
+) -> np.ndarray:
     """Each component's place in the stereo image: a gain per channel and component fitted
     to each channel's magnitudes with the templates and activations fixed (KL
     multiplicative updates; the channel mode of FitzGerald, Cranitch & Coyle's non-negative
