@@ -155,6 +155,12 @@ def groupings(case, w, h, rate: int, dicts, only: list[str] | None = None):
             f"pitch-local {span:g}: harmonic × (1 − overlap) × (1 + succession)",
             spectral_clusters(nmf.pitch_local(a_h, f0, span) * (1 - a_o) * (1 + a_s), k),
         )
+    streams = nmf.pitch_local(a_h, f0) * (1 - a_o) * (1 + a_s)
+    for share in (0.3, 0.5, 0.7):  # each component hedged between groups (nmf+streams: 0.5)
+        yield (
+            f"hedged {share:g}: pitch-local 6 × (1 − overlap) × (1 + succession)",
+            nmf.hedged(streams, spectral_clusters(streams, k), share),
+        )
     if only and not any("class" in o for o in only):
         return  # the learned prior's fit is the slow part
     cls = class_shares(w, rate, dicts)
@@ -212,7 +218,8 @@ def main() -> int:
                     case.references, sources, case.mixture, case.rate, bss=False
                 )
                 r = rows.setdefault(name, [[], []])
-                r[0].append(adjusted_rand_score(truth, labels))
+                hard = labels.argmax(axis=1) if labels.ndim == 2 else labels
+                r[0].append(adjusted_rand_score(truth, hard))
                 r[1].extend(s["SI-SDRi (dB)"] for s in scores)
         table = {
             name: {"ARI": round(float(np.mean(a)), 3), "SI-SDRi": round(float(np.median(s)), 2)}

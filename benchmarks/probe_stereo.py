@@ -7,7 +7,8 @@ from) in stereo and measures what the pan adds to
 
 - ``nmf+streams``: each NMF component's stereo angle (``nmf.channel_angles``), its
   affinity times a Gaussian of the angles' gap (``nmf.pan_affinity``; what the method
-  does since version 2, at ``nmf.PAN_WIDTH``);
+  does since version 2, at ``nmf.PAN_WIDTH``; and, at that width, each component hedged
+  between the groups, ``nmf.hedged``, as since version 4);
 - ``notenmf+classmask``: each class output's angle from its channels' energies, its
   co-activity (which clusters the outputs and finds leaks when counting) times the same.
 
@@ -57,9 +58,14 @@ def main() -> int:
             theta = nmf.channel_angles(case.mixture, w, h)
             streams = nmf.stream_affinity(w, h, case.rate, span=nmf.TIMBRE_SPAN)
             for sigma in SIGMAS:
-                labels = clustering.spectral_groups(streams * pan_affinity(theta, sigma), k, seed=0)
+                a = streams * pan_affinity(theta, sigma)
+                labels = clustering.spectral_groups(a, k, seed=0)
                 src = nmf.grouped_sources(case.mixture, w, h, labels, k)
                 sdr.setdefault(f"nmf+streams, pan {sigma}", []).extend(scores(case, src))
+                if sigma == nmf.PAN_WIDTH:  # as registered since version 4: hedged
+                    hedged = nmf.hedged(a, labels, nmf.HEDGE_SHARE)
+                    src = nmf.grouped_sources(case.mixture, w, h, hedged, k)
+                    sdr.setdefault(f"nmf+streams, pan {sigma}, hedged", []).extend(scores(case, src))
             if args.nmf_only:
                 continue
             outs, alike = learned._note_parts(both, case.mixture, case.rate)

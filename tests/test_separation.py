@@ -302,6 +302,31 @@ def test_components_one_at_a_time_are_one_group_each_and_add_up_to_the_mixture()
     np.testing.assert_allclose(np.sum(each, axis=0), x, atol=1e-4)
 
 
+def test_a_component_alike_to_two_groups_is_hedged_between_them():
+    """`nmf+streams`' hedge (nmf.hedged): a component as alike to another group as to its
+    own is shared between them, a clear member stays where it is, one alike to nothing
+    keeps its label, and every row of weights sums to one."""
+    a = np.full((6, 6), 0.01)
+    a[:2, :2] = a[2:4, 2:4] = 1.0
+    a[4, :4] = a[:4, 4] = 0.5  # alike to both groups, labelled with the first
+    a[5, :] = a[:, 5] = 0.0  # alike to nothing
+    np.fill_diagonal(a, 1.0)
+    labels = np.array([0, 0, 1, 1, 0, 1])
+    weights = nmf.hedged(a, labels, share=0.5, power=4)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0)
+    assert weights[0, 0] > 0.95 and weights[2, 1] > 0.95
+    np.testing.assert_allclose(weights[4], [0.75, 0.25])  # as alike to both: the share split
+    np.testing.assert_allclose(weights[5], [0.0, 1.0])
+    np.testing.assert_allclose(nmf.hedged(a, labels, share=0.0), np.eye(2)[labels])
+
+    x = np.concatenate([tone(440) + tone(2000), 0.5 * tone(660)])  # stereo
+    w, h = nmf.decompose(x, 6, seed=0)
+    hard = nmf.grouped_sources(x, w, h, labels, 2)
+    for a_, b in zip(nmf.grouped_sources(x, w, h, np.eye(2)[labels], 2), hard, strict=True):
+        np.testing.assert_allclose(a_, b, atol=1e-6)  # one-hot weights are the labels
+    np.testing.assert_allclose(np.sum(nmf.grouped_sources(x, w, h, weights, 2), 0), x, atol=1e-4)
+
+
 def test_loudest_seconds_keeps_order_and_length():
     rate = 100
     x = np.zeros((1, 10 * rate), np.float32)

@@ -369,11 +369,12 @@ def _note_parts(
     spec, models = nmf.class_models(y, separator.notes if with_net else separator, notes=True)
     if with_net:  # weighed on the network's (smaller) grid, then read on the notes'
         weights = (class_masks(separator.net, x, rate)[0] + MASK_FLOOR) ** weight
-        for m, s in zip(models, _on_grid(separator.net, weights, models[0].shape), strict=True):
-            m *= s
-    outs = _at_rate(nmf.masked_parts(y, spec, models, notes=True), x, rate, nmf.DICT_RATE)
+        for m, s in zip(models, weights, strict=True):  # a class at a time: less memory
+            m *= _on_grid(separator.net, s[None], m.shape)[0]
     # the activations are linear between pooled frames: every eighth frame shows as much
-    return outs, coactivity([m[:, :: nmf.POOL // 4] for m in models])
+    alike = coactivity([m[:, :: nmf.POOL // 4] for m in models])
+    parts = nmf.masked_parts(y, spec, models, notes=True, overwrite=True)  # models → masks
+    return _at_rate(parts, x, rate, nmf.DICT_RATE), alike
 
 
 def _on_grid(net: StemNet, masks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

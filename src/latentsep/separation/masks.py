@@ -14,10 +14,14 @@ from latentsep.spectral import istft, stft
 EPS = 1e-10
 
 
-def ratio_masks(magnitudes: list[np.ndarray], power: float = 2.0) -> list[np.ndarray]:
+def ratio_masks(
+    magnitudes: list[np.ndarray] | np.ndarray, power: float = 2.0, overwrite: bool = False
+) -> list[np.ndarray]:
     """Masks ``|S_i|^p / Σ_j |S_j|^p`` that sum to 1 in every bin (p = 2: Wiener gains;
-    where every magnitude is 0 the bin is shared equally)."""
-    masks = np.stack(magnitudes)
+    where every magnitude is 0 the bin is shared equally). ``overwrite``: real magnitudes
+    given as one array are made the masks in place, without a copy."""
+    real_array = isinstance(magnitudes, np.ndarray) and not np.iscomplexobj(magnitudes)
+    masks = magnitudes if overwrite and real_array else np.stack(magnitudes)
     if np.iscomplexobj(masks):
         masks = np.abs(masks)
     else:  # in place, as below: these are the largest arrays of a long input's separation

@@ -124,18 +124,24 @@ def _harmonic_embedding(rate: int, mixture, w, h) -> np.ndarray:
     "nmf+streams",
     "KL-NMF components grouped by harmonic timbre (between notes close in pitch) with soft "
     "cannot-links (sounding together) and must-links (one note following another), and by "
-    "stereo position, no model",
+    "stereo position, each component hedged between groups by its affinity, no model",
     tags=("beyond",),
-    # 2: × the stereo positions; 3: timbre compared within nmf.TIMBRE_SPAN semitones
-    version=3,
+    # 2: × the stereo positions; 3: timbre compared within nmf.TIMBRE_SPAN semitones;
+    # 4: components hedged between the groups (nmf.hedged)
+    version=4,
 )
 def _nmf_streams(x, n_sources, *, rate, seed=0, ks=(2, 3, 4), **_) -> Estimates:
-    return nmf.separate(x, n_sources, seed=seed, ks=ks, affinity=partial(_streams, rate))
+    return nmf.separate(x, n_sources, seed=seed, ks=ks, **_streaming(rate))
 
 
 @fits("nmf+streams")
 def _nmf_streams_fit(sample, n_sources, *, rate, seed=0, ks=(2, 3, 4), **_) -> BlockRun:
-    return nmf.fit(sample, n_sources, seed=seed, ks=ks, affinity=partial(_streams, rate))
+    return nmf.fit(sample, n_sources, seed=seed, ks=ks, **_streaming(rate))
+
+
+def _streaming(rate: int) -> dict:
+    """``nmf+streams``' grouping options for :func:`nmf.decompose_and_group`."""
+    return {"affinity": partial(_streams, rate), "hedge": nmf.HEDGE_SHARE}
 
 
 def _streams(rate: int, mixture, w, h) -> np.ndarray:
