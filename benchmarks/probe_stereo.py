@@ -65,7 +65,8 @@ def main() -> int:
                 if sigma == nmf.PAN_WIDTH:  # as registered since version 4: hedged
                     hedged = nmf.hedged(a, labels, nmf.HEDGE_SHARE)
                     src = nmf.grouped_sources(case.mixture, w, h, hedged, k)
-                    sdr.setdefault(f"nmf+streams, pan {sigma}, hedged", []).extend(scores(case, src))
+                    name = f"nmf+streams, pan {sigma}, hedged"
+                    sdr.setdefault(name, []).extend(scores(case, src))
             if args.nmf_only:
                 continue
             outs, alike = learned._note_parts(both, case.mixture, case.rate)
