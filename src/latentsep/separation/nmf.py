@@ -132,10 +132,12 @@ def n_groups(labels: np.ndarray) -> int:
 #: share and the power of the mean affinity that spreads it. An NMF component is only
 #: partly one instrument (the median component of 40 validation pieces carries 70 % of its
 #: energy from one, a quarter of them under 53 %), so a hard choice at a group's edge
-#: loses more than a hedge. On the first 60 validation pieces in each training soundfont
-#: (an exploratory script), hard +3.47 / +2.66 dB; share 0.3 / 0.5 / 0.7 at power 4:
-#: +3.85 / +3.28, +3.80 / +3.47, +3.55 / +3.36; at power 2: +3.83 / +3.29, +3.68 / +3.39,
-#: +3.35 / +3.36; at power 8: +3.65 / +3.25, +3.62 / +3.32, +3.49 / +3.26.
+#: loses more than a hedge. Chosen on the first 60 validation pieces in each training
+#: soundfont (an exploratory script): hard +3.47 / +2.66 dB; share 0.3 / 0.5 / 0.7 at
+#: power 4 +3.85 / +3.28, +3.80 / +3.47, +3.55 / +3.36; at power 2 +3.83 / +3.29, +3.68 /
+#: +3.39, +3.35 / +3.36; at power 8 +3.65 / +3.25, +3.62 / +3.32, +3.49 / +3.26. On all 266
+#: (``benchmarks/probe_grouping.py --split validation --only "pitch-local 6" hedged``):
+#: hard +2.83 / +2.80, share 0.3 / 0.5 / 0.7 +3.41 / +3.32, +3.60 / +3.54, +3.49 / +3.53.
 HEDGE_SHARE, HEDGE_POWER = 0.5, 4.0
 
 
@@ -502,10 +504,7 @@ def masked_parts(
     grid = stft_grid(notes)
     masked = np.empty_like(spec)  # one buffer for every class's masked STFT
     return np.stack(
-        [
-            spectral.istft(np.multiply(spec, m, out=masked), mixture.shape[-1], *grid)
-            for m in ratios
-        ]
+        [spectral.istft(np.multiply(spec, m, out=masked), mixture.shape[-1], *grid) for m in ratios]
     )
 
 
