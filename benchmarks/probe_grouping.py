@@ -150,16 +150,15 @@ def groupings(case, w, h, rate: int, dicts, only: list[str] | None = None):
         "spectral: harmonic × register × (1 − overlap)",
         spectral_clusters(a_h * a_p * (1 - a_o), k),
     )
-    for span in (4.0, 6.0, 8.0):  # timbre only between notes close in pitch (nmf+streams: 6)
-        yield (
-            f"pitch-local {span:g}: harmonic × (1 − overlap) × (1 + succession)",
-            spectral_clusters(nmf.pitch_local(a_h, f0, span) * (1 - a_o) * (1 + a_s), k),
-        )
-    streams = nmf.pitch_local(a_h, f0) * (1 - a_o) * (1 + a_s)
+    streams = {}  # timbre only between notes close in pitch (nmf+streams: nmf.TIMBRE_SPAN)
+    for span in (4.0, 6.0, 8.0):
+        a = nmf.pitch_local(a_h, f0, span) * (1 - a_o) * (1 + a_s)
+        streams[span] = a, spectral_clusters(a, k)
+        yield f"pitch-local {span:g}: harmonic × (1 − overlap) × (1 + succession)", streams[span][1]
     for share in (0.3, 0.5, 0.7):  # each component hedged between groups (nmf+streams: 0.5)
         yield (
             f"hedged {share:g}: pitch-local 6 × (1 − overlap) × (1 + succession)",
-            nmf.hedged(streams, spectral_clusters(streams, k), share),
+            nmf.hedged(*streams[nmf.TIMBRE_SPAN], share),
         )
     if only and not any("class" in o for o in only):
         return  # the learned prior's fit is the slow part
