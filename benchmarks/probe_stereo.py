@@ -8,7 +8,8 @@ from) in stereo and measures what the pan adds to
 - ``nmf+streams``: each NMF component's stereo angle (``nmf.channel_angles``), its
   affinity times a Gaussian of the angles' gap (``nmf.pan_affinity``; what the method
   does since version 2, at ``nmf.PAN_WIDTH``; and, at that width, each component hedged
-  between the groups, ``nmf.hedged``, as since version 4);
+  between the groups, ``nmf.hedged``, as since version 4; and the method as registered,
+  which since version 5 also averages the sources of ``nmf.ENSEMBLE``'s decompositions);
 - ``notenmf+classmask``: each class output's angle from its channels' energies, its
   co-activity (which clusters the outputs and finds leaks when counting) times the same.
 
@@ -26,7 +27,7 @@ from common import probe_sets
 from latentsep import pipeline
 from latentsep.evaluation import metrics, scoring
 from latentsep.presets import get_preset
-from latentsep.separation import clustering, learned, nmf
+from latentsep.separation import METHODS, clustering, learned, nmf
 
 SIGMAS = (None, 0.03, 0.06, 0.12, 0.2, 0.3)  # the Gaussian's width in radians; None: no pan cue
 
@@ -67,6 +68,8 @@ def main() -> int:
                     src = nmf.grouped_sources(case.mixture, w, h, hedged, k)
                     name = f"nmf+streams, pan {sigma}, hedged"
                     sdr.setdefault(name, []).extend(scores(case, src))
+            src, _ = METHODS["nmf+streams"].run(case.mixture, k, rate=case.rate)
+            sdr.setdefault("nmf+streams as registered", []).extend(scores(case, src))
             if args.nmf_only:
                 continue
             outs, alike = learned._note_parts(both, case.mixture, case.rate)

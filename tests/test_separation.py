@@ -327,6 +327,50 @@ def test_a_component_alike_to_two_groups_is_hedged_between_them():
     np.testing.assert_allclose(np.sum(nmf.grouped_sources(x, w, h, weights, 2), 0), x, atol=1e-4)
 
 
+def test_an_ensemble_of_decompositions_agrees_on_count_and_order_and_averages():
+    """`nmf+streams`' ensemble (nmf.ENSEMBLE): every decomposition is grouped into the first
+    one's count, its sources are put in the first one's order, the output is their average
+    (still adding up to the mixture), and a fit for long inputs keeps that order."""
+    from scipy.signal import butter, sosfilt
+
+    from latentsep.separation.blocks import similarity
+
+    a = tone(330)
+    a[:, int(1.2 * RATE) :] = 0
+    noise = np.random.default_rng(0).normal(size=a.shape[1])
+    b = sosfilt(butter(4, [3000, 5000], btype="band", fs=RATE, output="sos"), noise)[None]
+    b[:, : int(0.8 * RATE)] = 0
+    x = a + (b * np.sqrt(np.mean(a**2) / np.mean(b**2))).astype(np.float32)
+
+    def affinity(mixture, w, h, n_fft):
+        return nmf.stream_affinity(w, h, RATE, n_fft=n_fft)
+
+    options = dict(members=((2048, 8), (4096, 8), (1024, 6)), affinity=affinity, hedge=0.5)
+    found, heard = nmf.groupings(x, None, ks=(2,), **options)
+    assert [g.n_fft for g in found] == [2048, 4096, 1024] and found[1].w.shape == (2049, 8)
+    assert all(len(s) == 2 and g.labels.shape[1] == 2 for g, s in zip(found, heard, strict=True))
+    for sources in heard[1:]:
+        sim = similarity(heard[0], sources)
+        assert np.trace(sim) >= sim[0, 1] + sim[1, 0]  # in the first member's order
+        np.testing.assert_allclose(np.sum(sources, axis=0), x, atol=1e-4)
+    mean, labels = nmf.separate(x, 2, **options)
+    np.testing.assert_allclose(mean, np.mean(heard, axis=0), atol=1e-6)
+    np.testing.assert_allclose(np.sum(mean, axis=0), x, atol=1e-4)
+    assert labels.shape == (8,) and set(labels) == {0, 1}
+    blocks = nmf.fit(x, 2, **options)(x)
+    assert np.trace(similarity(mean, blocks)) > 1.5  # activations refitted, same order
+
+    # a reordered grouping gives the same sources in the new order, labels or weights
+    w, h = nmf.decompose(x, 6, seed=0)
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    for weights in (labels, np.eye(3)[labels] * 0.6 + 0.4 / 3):
+        grouping = nmf.Grouping(w, weights)
+        before = grouping.sources(x, h)
+        after = grouping.reordered(np.array([2, 0, 1])).sources(x, h)
+        for i, j in enumerate([2, 0, 1]):
+            np.testing.assert_allclose(after[i], before[j], atol=1e-6)
+
+
 def test_loudest_seconds_keeps_order_and_length():
     rate = 100
     x = np.zeros((1, 10 * rate), np.float32)

@@ -18,6 +18,11 @@ N_FFT = 2048
 HOP = 512
 
 
+def hop_of(n_fft: int) -> int:
+    """The hop the package pairs with ``n_fft``: the same 75 % overlap as :data:`HOP`."""
+    return n_fft * HOP // N_FFT
+
+
 def stft(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, *, boundary: bool = True) -> np.ndarray:
     """Complex STFT along the last axis: ``(..., samples)`` → ``(..., freqs, frames)``.
 

@@ -69,7 +69,7 @@ def rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
 
 
-def _similarity(a: list[np.ndarray], b: list[np.ndarray]) -> np.ndarray:
+def similarity(a: list[np.ndarray], b: list[np.ndarray]) -> np.ndarray:
     """Cosine similarity of the magnitude spectrograms (channel mean) of every pair."""
 
     def mags(sources: list[np.ndarray]) -> np.ndarray:
@@ -143,7 +143,7 @@ def _join(
     overlap = tail[0].shape[-1]
     head = [s[..., :overlap] for s in sources]
     if not ordered and any(rms(h) > 0 for h in head) and any(rms(t) > 0 for t in tail):
-        sim = _similarity(tail, head)  # (held, current)
+        sim = similarity(tail, head)  # (held, current)
         rows, cols = linear_sum_assignment(sim, maximize=True)
         # extra current sources join the held one they sound most like
         target = [int(np.argmax(sim[:, c])) for c in range(len(head))]
@@ -169,7 +169,7 @@ def _count(sources: list[np.ndarray], n: int) -> list[np.ndarray]:
     out = [s.copy() for s in sources[:n]]
     out += [np.zeros_like(sources[0]) for _ in range(n - len(out))]
     if len(sources) > n:
-        sim = _similarity(out, sources[n:])
+        sim = similarity(out, sources[n:])
         for c, extra in enumerate(sources[n:]):
             out[int(np.argmax(sim[:, c]))] += extra
     return out

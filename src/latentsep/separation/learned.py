@@ -481,7 +481,9 @@ def _grouped_by_classes(
     given: ``count(separator, x, rate, ks)``, else the affinity's eigengap."""
 
     def affinity(separator, rate: int):
-        def run(mixture: np.ndarray, w: np.ndarray, h: np.ndarray) -> np.ndarray:
+        def run(mixture: np.ndarray, w: np.ndarray, h: np.ndarray, n_fft: int) -> np.ndarray:
+            if n_fft != spectral.N_FFT:
+                raise ValueError("class shares are measured on the package's STFT")
             if streams:
                 out = nmf.stream_affinity(w, h, rate)
             else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from latentsep.spectral import istft, stft
+from latentsep.spectral import N_FFT, hop_of, istft, stft
 
 EPS = 1e-10
 
@@ -34,10 +34,14 @@ def ratio_masks(
     return list(masks)
 
 
-def apply_masks(mixture: np.ndarray, masks: list[np.ndarray]) -> list[np.ndarray]:
-    """The sources that the masks carve out of ``(channels, samples)`` mixture audio."""
-    z = stft(mixture)
-    return [istft(m * z, mixture.shape[-1]) for m in masks]
+def apply_masks(
+    mixture: np.ndarray, masks: list[np.ndarray], n_fft: int = N_FFT
+) -> list[np.ndarray]:
+    """The sources that the masks (on an ``n_fft``-point STFT) carve out of ``(channels,
+    samples)`` mixture audio."""
+    hop = hop_of(n_fft)
+    z = stft(mixture, n_fft, hop)
+    return [istft(m * z, mixture.shape[-1], n_fft, hop) for m in masks]
 
 
 def wiener(mixture: np.ndarray, estimates: list[np.ndarray], power: float = 2.0):

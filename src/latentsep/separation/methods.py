@@ -124,11 +124,12 @@ def _harmonic_embedding(rate: int, mixture, w, h) -> np.ndarray:
     "nmf+streams",
     "KL-NMF components grouped by harmonic timbre (between notes close in pitch) with soft "
     "cannot-links (sounding together) and must-links (one note following another), and by "
-    "stereo position, each component hedged between groups by its affinity, no model",
+    "stereo position, each component hedged between groups by its affinity; six "
+    "decompositions averaged, no model",
     tags=("beyond",),
     # 2: × the stereo positions; 3: timbre compared within nmf.TIMBRE_SPAN semitones;
-    # 4: components hedged between the groups (nmf.hedged)
-    version=4,
+    # 4: components hedged between the groups (nmf.hedged); 5: six decompositions averaged
+    version=5,
 )
 def _nmf_streams(x, n_sources, *, rate, seed=0, ks=(2, 3, 4), **_) -> Estimates:
     return nmf.separate(x, n_sources, seed=seed, ks=ks, **_streaming(rate))
@@ -140,13 +141,13 @@ def _nmf_streams_fit(sample, n_sources, *, rate, seed=0, ks=(2, 3, 4), **_) -> B
 
 
 def _streaming(rate: int) -> dict:
-    """``nmf+streams``' grouping options for :func:`nmf.decompose_and_group`."""
-    return {"affinity": partial(_streams, rate), "hedge": nmf.HEDGE_SHARE}
+    """``nmf+streams``' options for :func:`nmf.groupings`."""
+    return {"affinity": partial(_streams, rate), "hedge": nmf.HEDGE_SHARE, "members": nmf.ENSEMBLE}
 
 
-def _streams(rate: int, mixture, w, h) -> np.ndarray:
-    links = nmf.stream_affinity(w, h, rate, span=nmf.TIMBRE_SPAN)
-    return links * nmf.pan_affinity(nmf.channel_angles(mixture, w, h))
+def _streams(rate: int, mixture, w, h, n_fft: int) -> np.ndarray:
+    links = nmf.stream_affinity(w, h, rate, span=nmf.TIMBRE_SPAN, n_fft=n_fft)
+    return links * nmf.pan_affinity(nmf.channel_angles(mixture, w, h, n_fft=n_fft))
 
 
 @register(
