@@ -8,7 +8,14 @@ outputs within each floor of the loudest are the true count. ``validation`` (the
 the 133 train pieces no network or dictionary learned from, in every training soundfont — the
 floors are chosen there; ``test``: the embedded test set and the unseen timbres, to report.
 
-    python benchmarks/probe_counting.py --preset cpu [--split validation|test]
+``--fit``: ``notenmf+classmask``'s counting model instead (``learned.count_likely``): each
+class output of every validation piece, described by ``learned.output_features`` and its
+class, labelled by whether its class plays in the piece; a logistic model fitted on them
+all (printed as ``learned.COUNT_WEIGHTS`` and ``COUNT_BIAS``), and how often it counts
+right in five folds of the pieces and trained on one soundfont, read on the other — beside
+the floor and leak rule (``learned.count_unlike``) on the same pieces.
+
+    python benchmarks/probe_counting.py --preset cpu [--split validation|test] [--fit]
 """
 
 from __future__ import annotations
@@ -44,8 +51,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--split", choices=["validation", "test"], default="validation")
+    parser.add_argument("--fit", action="store_true", help="fit notenmf+classmask's count")
     args = parser.parse_args()
     base = get_preset(args.preset)
+    if args.fit:
+        return fit_count(base)
     net = pipeline.network(base, "classmask", progress=False)[0]
     dicts = pipeline.dictionaries(base, progress=False)[0]
     sets = probe_sets(base, args.split)
@@ -69,6 +79,65 @@ def main() -> int:
         for rule, pct in sorted(out[label].items(), key=lambda kv: -kv[1]):
             print(f"  {rule:32s} {pct:3d} % right")
     print(json.dumps(out))
+    return 0
+
+
+FIT_C = 1.0  # the logistic model's inverse L2 weight
+
+
+def fit_count(base) -> int:
+    """``--fit``: the counting model of ``notenmf+classmask`` on the validation pieces."""
+    from sklearn.linear_model import LogisticRegression
+
+    both = pipeline.network(base, "notenmf+classmask", progress=False)[0]
+    classes = both.notes.classes
+    pieces = []  # (soundfont, energies, co-activity, true count, which classes play)
+    for label, tracks in probe_sets(base, "validation"):
+        for case in scoring.cases(tracks, base.model):
+            outs, alike = learned._note_parts(both, case.mixture, case.rate)
+            energy = np.sum(np.asarray(outs, np.float64) ** 2, axis=(1, 2))
+            plays = np.array([c in case.references for c in classes])
+            pieces.append((label, energy, alike, case.n_sources, plays))
+
+    def fitted(train) -> tuple[dict, dict]:
+        x = np.concatenate(
+            [
+                np.hstack([learned.output_features(e, a), np.eye(len(classes))])
+                for _, e, a, *_ in train
+            ]
+        )
+        y = np.concatenate([p[-1] for p in train])
+        model = LogisticRegression(C=FIT_C, max_iter=5000).fit(x, y)
+        coef, icpt = model.coef_[0], float(model.intercept_[0])
+        weights = dict(zip(learned.COUNT_WEIGHTS, map(float, coef[:4]), strict=True))
+        bias = {"": icpt} | {c: icpt + float(b) for c, b in zip(classes, coef[4:], strict=True)}
+        return weights, bias
+
+    def right(test, weights, bias) -> list[bool]:
+        return [
+            learned.count_likely(e, a, classes, KS, weights, bias) == n for _, e, a, n, _ in test
+        ]
+
+    rng = np.random.default_rng(0)
+    folds = np.array_split(rng.permutation(len(pieces)), 5)
+    cv = []
+    for fold in folds:
+        held = set(fold.tolist())
+        model = fitted([p for i, p in enumerate(pieces) if i not in held])
+        cv += right([pieces[i] for i in fold], *model)
+    print(f"{len(pieces)} validation pieces")
+    floor = [
+        learned.count_unlike(e, a, learned.NOTE_COUNT_FLOOR_DB, KS) == n for _, e, a, n, _ in pieces
+    ]
+    print(f"  floor and leak rule: {100 * np.mean(floor):.0f} % right")
+    print(f"  counting model, five folds: {100 * np.mean(cv):.0f} % right")
+    for label in sorted({p[0] for p in pieces}):
+        model = fitted([p for p in pieces if p[0] != label])
+        pct = 100 * np.mean(right([p for p in pieces if p[0] == label], *model))
+        print(f"  counting model fitted without {label}, read on it: {pct:.0f} % right")
+    weights, bias = fitted(pieces)
+    print("COUNT_WEIGHTS =", {k: round(v, 3) for k, v in weights.items()})
+    print("COUNT_BIAS =", {k: round(v, 3) for k, v in bias.items()})
     return 0
 
 

@@ -110,6 +110,38 @@ def test_the_count_has_its_own_floor():
     assert np.array_equal(*given)
 
 
+def test_output_features_describe_level_share_and_leaks():
+    energy = np.array([4.0, 2.0, 1.0, 1.0])
+    alike = np.eye(4)
+    alike[2, 0] = alike[0, 2] = 0.8  # output 2 sounds where output 0 does: a leak of it
+    f = learned.output_features(energy, alike)
+    np.testing.assert_allclose(f[:, 0], 10 * np.log10(energy / 4.0))
+    np.testing.assert_allclose(np.sum(10 ** (f[:, 1] / 10)), 1.0)
+    np.testing.assert_allclose(f[:, 2], [0.0, 0.0, 0.8, 0.0])  # alike to a louder one
+    np.testing.assert_allclose(f[:, 3], [0.8, 0.0, 0.8, 0.0])  # alike to any other
+    assert learned.output_features(np.array([1.0, 0.0]), np.eye(2))[1, 0] == -40.0
+
+
+def test_the_likeliest_count_reads_level_and_leaks_and_each_class_prior():
+    """A loud output counts, a quiet or leaking one does not, a class whose outputs are
+    often leaks needs more level, and the count stays within ``ks``."""
+    weights = {"level": 0.5, "share": 0.0, "louder alike": -10.0, "most alike": 0.0}
+    bias = {"": 4.0, "leaky": 0.5}
+    energy = 10 ** (np.array([0.0, -2.0, -4.0, -30.0]) / 10)
+    count = lambda e, a, cl=("a", "b", "c", "d"), ks=(1, 2, 3, 4): learned.count_likely(  # noqa: E731
+        e, a, cl, ks, weights, bias
+    )
+    assert count(energy, np.eye(4)) == 3  # −30 dB: 4 − 15 < 0
+    leak = np.eye(4)
+    leak[2, 0] = leak[0, 2] = 0.9
+    assert count(energy, leak) == 2
+    assert count(energy, np.eye(4), ("a", "b", "leaky", "d")) == 2  # −4 dB: 0.5 − 2 < 0
+    assert count(energy, np.eye(4), ("a", "leaky", "leaky", "d")) == 1  # −2 dB: 0.5 − 1 < 0
+    assert count(energy, np.eye(4), ks=(2,)) == 2
+    equal = np.r_[np.ones(3), np.full(6, 1e-5)]  # the fitted model: three loud unlike outputs
+    assert learned.count_likely(equal, np.eye(9), [str(i) for i in range(9)]) == 3
+
+
 def test_learned_methods_need_their_network():
     spec = separation.get_method("mixit")
     assert spec.learned and "beyond" in spec.tags

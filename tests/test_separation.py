@@ -370,6 +370,19 @@ def test_an_ensemble_of_decompositions_agrees_on_count_and_order_and_averages():
         for i, j in enumerate([2, 0, 1]):
             np.testing.assert_allclose(after[i], before[j], atol=1e-6)
 
+    # masks of a power: kept by the reordering, given by groupings to every member
+    sharp = nmf.Grouping(w, labels, power=2.0)
+    assert sharp.reordered(np.array([2, 0, 1])).power == 2.0
+    parts = [w[:, labels == g] @ h[labels == g] for g in range(3)]
+    expected = masks.apply_masks(x, masks.ratio_masks(parts, power=2.0))
+    np.testing.assert_allclose(sharp.sources(x, h), expected, atol=1e-6)
+    assert not np.allclose(sharp.sources(x, h), nmf.Grouping(w, labels).sources(x, h), atol=1e-3)
+    found, heard = nmf.groupings(x, 2, power=1.5, **options)
+    assert all(g.power == 1.5 for g in found)
+    assert not np.allclose(heard[0], nmf.groupings(x, 2, **options)[1][0], atol=1e-3)
+    sharper = nmf.separate(x, 2, power=1.5, **options)[0]
+    np.testing.assert_allclose(np.sum(sharper, axis=0), x, atol=1e-4)
+
 
 def test_loudest_seconds_keeps_order_and_length():
     rate = 100

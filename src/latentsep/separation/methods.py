@@ -128,8 +128,9 @@ def _harmonic_embedding(rate: int, mixture, w, h) -> np.ndarray:
     "decompositions averaged, no model",
     tags=("beyond",),
     # 2: × the stereo positions; 3: timbre compared within nmf.TIMBRE_SPAN semitones;
-    # 4: components hedged between the groups (nmf.hedged); 5: six decompositions averaged
-    version=5,
+    # 4: components hedged between the groups (nmf.hedged); 5: six decompositions averaged;
+    # 6: their masks of nmf.ENSEMBLE_POWER
+    version=6,
 )
 def _nmf_streams(x, n_sources, *, rate, seed=0, ks=(2, 3, 4), **_) -> Estimates:
     return nmf.separate(x, n_sources, seed=seed, ks=ks, **_streaming(rate))
@@ -142,7 +143,12 @@ def _nmf_streams_fit(sample, n_sources, *, rate, seed=0, ks=(2, 3, 4), **_) -> B
 
 def _streaming(rate: int) -> dict:
     """``nmf+streams``' options for :func:`nmf.groupings`."""
-    return {"affinity": partial(_streams, rate), "hedge": nmf.HEDGE_SHARE, "members": nmf.ENSEMBLE}
+    return {
+        "affinity": partial(_streams, rate),
+        "hedge": nmf.HEDGE_SHARE,
+        "members": nmf.ENSEMBLE,
+        "power": nmf.ENSEMBLE_POWER,
+    }
 
 
 def _streams(rate: int, mixture, w, h, n_fft: int) -> np.ndarray:
