@@ -380,7 +380,8 @@ def decompose_and_group(
 ENSEMBLE = ((2048, 24), (2048, 20), (2048, 28), (4096, 24), (4096, 20), (4096, 28))
 #: ... each member's masks its groups' models to this power (a generalised Wiener filter):
 #: the average of soft masks is softer than any of them, and sharper members make up for it.
-#: On the same pieces: power 1 +4.20 / +4.51 dB, 1.25 +4.32 / +4.68, **1.5 +4.38 / +4.80**,
+#: On the same pieces (members matched on their masks of power 1): power 1 +4.20 / +4.51 dB,
+#: 1.25 +4.32 / +4.68, **1.5 +4.38 / +4.80** (matched on their own, as here: +4.38 / +4.77),
 #: 2 +4.35 / +4.81, 3 +4.17 / +4.72; one decomposition at 1.5 +3.69 / +3.19 against +3.80 /
 #: +3.47 at 1 (alone, its masks are sharp enough). Re-masking the average instead (its
 #: magnitudes to the power 1.25 / 1.5 / 1.75 on the package's STFT) +4.38 / +4.61, +4.42 /
