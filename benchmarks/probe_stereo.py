@@ -11,7 +11,8 @@ from) in stereo and measures what the pan adds to
   between the groups, ``nmf.hedged``, as since version 4; and the method as registered,
   which since version 5 also averages the sources of ``nmf.ENSEMBLE``'s decompositions);
 - ``notenmf+classmask``: each class output's angle from its channels' energies, its
-  co-activity (which clusters the outputs and finds leaks when counting) times the same.
+  co-activity (which clusters the outputs and, through ``learned.count_likely`` since
+  version 5, judges leaks when counting) times the same.
 
     python benchmarks/probe_stereo.py [--pieces 40] [--split test] [--nmf-only]
 """
@@ -79,7 +80,7 @@ def main() -> int:
                 a = alike * pan_affinity(out_theta, sigma)
                 src, _ = learned.group(outs, k, learned.NOTE_CLASS_FLOOR_DB, alike=a)
                 sdr.setdefault(f"notenmf+classmask, pan {sigma}", []).extend(scores(case, src))
-                n = learned.count_unlike(e.sum(1), a, learned.NOTE_COUNT_FLOOR_DB)
+                n = learned.count_likely(e.sum(1), a, both.notes.classes)  # as registered
                 right.setdefault(f"notenmf+classmask, pan {sigma}", []).append(n == k)
         print(label)
         for name, v in sdr.items():
