@@ -37,13 +37,10 @@ KS = (2, 3, 4)
 
 
 def energies(case, net, dicts) -> dict[str, np.ndarray]:
-    def of(outs) -> np.ndarray:
-        return np.sum(np.asarray(outs, np.float64) ** 2, axis=(1, 2))
-
     return {
-        "network outputs": of(learned.outputs(net, case.mixture, case.rate)),
+        "network outputs": learned.energies(learned.outputs(net, case.mixture, case.rate)),
         "network spectrogram": learned.class_energies(net, case.mixture, case.rate),
-        "dictionaries": of(learned._dictionary_parts(dicts, case.mixture, case.rate)),
+        "dictionaries": learned.energies(learned._dictionary_parts(dicts, case.mixture, case.rate)),
     }
 
 
@@ -95,7 +92,7 @@ def fit_count(base) -> int:
     for label, tracks in probe_sets(base, "validation"):
         for case in scoring.cases(tracks, base.model):
             outs, alike = learned._note_parts(both, case.mixture, case.rate)
-            energy = np.sum(np.asarray(outs, np.float64) ** 2, axis=(1, 2))
+            energy = learned.energies(outs)
             plays = np.array([c in case.references for c in classes])
             pieces.append((label, energy, alike, case.n_sources, plays))
 

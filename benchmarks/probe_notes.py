@@ -76,7 +76,7 @@ def weighed(case, dicts, net, weights) -> tuple[dict[str, list[float]], dict[str
 
 def counts(outs, alike, n) -> dict[str, bool]:
     """Whether each floor and leak threshold (``learned.count_unlike``) counts ``n``."""
-    energy = np.sum(np.asarray(outs, np.float64) ** 2, axis=(1, 2))
+    energy = learned.energies(outs)
     return {
         f"{floor} dB, leak {leak}": learned.count_unlike(energy, alike, floor, KS, leak) == n
         for floor in FLOORS_DB

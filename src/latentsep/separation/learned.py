@@ -56,6 +56,11 @@ def envelopes(signals: np.ndarray) -> np.ndarray:
     return nmf.timbre(mags.T + 1e-12)
 
 
+def energies(outs: np.ndarray) -> np.ndarray:
+    """Each output's energy: ``(M, channels, samples)`` → ``(M,)``, summed in float64."""
+    return np.sum(np.asarray(outs, np.float64) ** 2, axis=(1, 2))
+
+
 def sounding(energy: np.ndarray, floor_db: float) -> np.ndarray:
     """Which outputs of energies ``energy`` sound: those within ``floor_db`` of the loudest."""
     return np.asarray(energy) >= np.max(energy) * 10 ** (floor_db / 10)
@@ -86,7 +91,7 @@ def group(
     is :func:`count_unlike`'s. ``count_floor_db``: the outputs counted are those within it
     (``floor_db`` when not given)."""
     m = len(outs)
-    energy = np.sum(np.asarray(outs, np.float64) ** 2, axis=(1, 2))
+    energy = energies(outs)
     count_floor_db = floor_db if count_floor_db is None else count_floor_db
     if n_sources is not None:
         n = n_sources
@@ -489,7 +494,7 @@ def _note_count(separator, outs: np.ndarray, alike: np.ndarray, ks) -> int | Non
     :func:`group`'s: None)."""
     if not isinstance(separator, NotesAndMasks):
         return None
-    energy = np.sum(np.asarray(outs, np.float64) ** 2, axis=(1, 2))
+    energy = energies(outs)
     return count_likely(energy, alike, separator.notes.classes, ks)
 
 
