@@ -327,6 +327,37 @@ def test_a_component_alike_to_two_groups_is_hedged_between_them():
     np.testing.assert_allclose(np.sum(nmf.grouped_sources(x, w, h, weights, 2), 0), x, atol=1e-4)
 
 
+def test_a_decomposition_starts_from_nndsvd_or_a_seeded_random_start_and_fits_as_long_as_asked():
+    """`nmf.decompose`'s ``start`` (a random start's seed; None: NNDSVD) and ``fit`` (its
+    update budget): a seed repeats itself and differs from another start, and more updates
+    do not fit worse (KL divergence of the model to the magnitudes)."""
+    from scipy.special import kl_div
+
+    x = tone(330) + 0.5 * tone(523) + 0.3 * tone(880)
+    v = nmf.magnitudes(x, 2048)
+
+    def divergence(wh):
+        return float(kl_div(v, wh[0] @ wh[1] + 1e-12).sum())
+
+    nndsvd, seeded = nmf.decompose(x, 4, n_fft=2048), nmf.decompose(x, 4, n_fft=2048, start=3)
+    np.testing.assert_array_equal(seeded[0], nmf.decompose(x, 4, n_fft=2048, start=3)[0])
+    assert not np.allclose(seeded[0], nndsvd[0]) and not np.allclose(
+        seeded[0], nmf.decompose(x, 4, n_fft=2048, start=4)[0]
+    )
+    short = nmf.decompose(x, 4, n_fft=2048, start=3, fit={"max_iter": 20, "tol": 0.0})
+    assert divergence(seeded) < divergence(short)
+    # a member's third entry is its random start
+    found, _ = nmf.groupings(
+        x,
+        2,
+        members=((2048, 4), (2048, 4, 3)),
+        hedge=0.5,
+        affinity=(lambda mixture, w, h, n_fft: nmf.stream_affinity(w, h, RATE, n_fft=n_fft)),
+    )
+    np.testing.assert_array_equal(found[0].w, nndsvd[0])
+    np.testing.assert_array_equal(found[1].w, seeded[0])
+
+
 def test_an_ensemble_of_decompositions_agrees_on_count_and_order_and_averages():
     """`nmf+streams`' ensemble (nmf.ENSEMBLE): every decomposition is grouped into the first
     one's count, its sources are put in the first one's order, the output is their average

@@ -129,8 +129,9 @@ def _harmonic_embedding(rate: int, mixture, w, h) -> np.ndarray:
     tags=("beyond",),
     # 2: × the stereo positions; 3: timbre compared within nmf.TIMBRE_SPAN semitones;
     # 4: components hedged between the groups (nmf.hedged); 5: six decompositions averaged;
-    # 6: their masks of nmf.ENSEMBLE_POWER
-    version=6,
+    # 6: their masks of nmf.ENSEMBLE_POWER; 7: six random starts fitted longer
+    # (nmf.ENSEMBLE, nmf.ENSEMBLE_FIT)
+    version=7,
 )
 def _nmf_streams(x, n_sources, *, rate, seed=0, ks=(2, 3, 4), **_) -> Estimates:
     return nmf.separate(x, n_sources, seed=seed, ks=ks, **_streaming(rate))
@@ -148,6 +149,7 @@ def _streaming(rate: int) -> dict:
         "hedge": nmf.HEDGE_SHARE,
         "members": nmf.ENSEMBLE,
         "power": nmf.ENSEMBLE_POWER,
+        "fit": nmf.ENSEMBLE_FIT,
     }
 
 
