@@ -463,7 +463,7 @@ def groupings(
     for n_fft, k, *start in members or ((spectral.N_FFT, n_components),):
         n = n_groups(found[0].labels) if found else n_sources
         w, h, labels = decompose_and_group(
-            mixture, n, n_components=k, n_fft=n_fft, start=next(iter(start), None), **options
+            mixture, n, n_components=k, n_fft=n_fft, start=start[0] if start else None, **options
         )
         grouping = Grouping(w, labels, n_fft, power)
         sources = grouping.sources(mixture, h)
