@@ -10,7 +10,9 @@
 - metric evaluation: BSSEval v4 (museval) and SI-SDR on one test track, the ratio of the two;
 - unseen timbres (issue 22): the same methods on the test pieces played by a soundfont no
   model trained on (FluidR3_GM), when it is installed;
-- a song: the default method of ``latentsep separate`` on 3 minutes of 44.1 kHz stereo.
+- a song: the default method of ``latentsep separate`` on 3 minutes of 44.1 kHz stereo;
+- real recordings (issue 45): every method on the real development set
+  (``scripts/real_devset.py``), the true count given and estimated, when it is laid out.
 
 Usage: python benchmarks/bench_separation.py --preset cpu
 """
@@ -44,6 +46,7 @@ def main() -> dict:
     med = scoring.median_by_method(test.scores)
     best = med[blind].idxmax()
     unseen = unseen_medians(base, blind)
+    real = real_scores(base, blind)
     song = song_seconds(test, base)
 
     # counting rules that need no stems (the supervised twin's outputs are not one of them),
@@ -121,6 +124,25 @@ def main() -> dict:
             scoring.TARGET_MODEL_FREE_SHARE,
             bool(share >= scoring.TARGET_MODEL_FREE_SHARE),
         ]
+    if real:
+        result["real recordings"] = real
+        free_best = max(blind, key=lambda m: real["median SI-SDRi (dB)"].get(m, -np.inf))
+        result["best on real recordings"] = free_best
+        result["targets"]["real recordings: median SI-SDRi (dB)"] = [
+            real["median SI-SDRi (dB)"][free_best],
+            scoring.TARGETS_REAL["median SI-SDRi (dB)"],
+            bool(
+                real["median SI-SDRi (dB)"][free_best]
+                >= scoring.TARGETS_REAL["median SI-SDRi (dB)"]
+            ),
+        ]
+        counted = real["count right (%)"]
+        best_count = max(counted, key=counted.get)
+        result["targets"]["real recordings: count right (%)"] = [
+            counted[best_count],
+            scoring.TARGETS_REAL["count right (%)"],
+            bool(counted[best_count] >= scoring.TARGETS_REAL["count right (%)"]),
+        ]
     result["targets"]["seconds for a 180 s 44.1 kHz stereo song"] = [
         song,
         scoring.TARGETS_UNSEEN["seconds for a 180 s song"],
@@ -143,6 +165,35 @@ def unseen_medians(base, blind: list[str]) -> dict[str, float]:
         soundfont=pipeline.UNSEEN_SOUNDFONT,
     )
     return {m: round(float(v), 2) for m, v in scoring.median_by_method(test.scores).items()}
+
+
+def real_scores(base, blind: list[str]) -> dict:
+    """Every method's median on the real development set and how often each counts right
+    (empty when the set is not laid out: ``scripts/real_devset.py``)."""
+    from latentsep.evaluation import multitrack
+
+    folder = pipeline.real_dev_set()
+    if not folder.is_dir():
+        print(f"note: no real development set in {folder} (scripts/real_devset.py lays it out)")
+        return {}
+    pieces = multitrack.read_folder(folder)
+    names = [*scoring.REFERENCES, scoring.NMF_CEILING, *blind, *scoring.SUPERVISED]
+    names = [n for n in names if not pipeline.evaluation_problem(base, n)]
+    tables = pipeline.evaluate_real(
+        base,
+        multitrack.excerpts(pieces),
+        names,
+        pipeline.real_scores_dir(folder),
+        jobs=2,
+        log=lambda line: None,
+    )
+    summary = tables["summary"]
+    return {
+        "pieces": len(pieces),
+        "median SI-SDRi (dB)": summary["median SI-SDRi (dB)"].dropna().round(2).to_dict(),
+        "count right (%)": summary["count right (%)"].dropna().round(1).to_dict(),
+        "s per s of audio": summary["s per s of audio"].dropna().round(3).to_dict(),
+    }
 
 
 def song_seconds(test, base, seconds: float = 180.0, rate: int = 44100) -> float:

@@ -3,6 +3,7 @@ mirdata; every bad input is one line and exit 2 before any work (issue 22)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import types
@@ -67,8 +68,9 @@ def test_a_folder_of_stems_is_scored(tmp_path: Path, capsys):
 def test_a_folder_of_audio_files_is_one_piece(tmp_path: Path):
     write_piece(tmp_path / "duo", 2)
     pieces = multitrack.read_folder(tmp_path / "duo")
-    assert [p.name for p in pieces] == ["duo"] and sorted(pieces[0].stems) == ["clarinet", "flute"]
-    assert np.allclose(pieces[0].mixture, sum(pieces[0].stems.values()))
+    assert [p.name for p in pieces] == ["duo"]
+    assert sorted(s.name for s in pieces[0].stems) == ["clarinet", "flute"]
+    assert np.allclose(pieces[0].mixture, sum(pieces[0].read().values()))
 
 
 def _bad(tmp: Path) -> dict[str, tuple[list[str], str]]:
@@ -77,19 +79,37 @@ def _bad(tmp: Path) -> dict[str, tuple[list[str], str]]:
     (tmp / "empty").mkdir()
     cases["empty folder"] = ([str(tmp / "empty")], "empty")
     write_piece(tmp / "solo" / "p", 1)
-    cases["one stem"] = ([str(tmp / "solo")], "at least two instrument stems, found 1")
+    cases["one stem"] = ([str(tmp / "solo")], "no piece has two sounding")
+    cases["one stem, strict"] = (
+        [str(tmp / "solo"), "--strict"],
+        "at least two instrument stems, found 1",
+    )
     write_piece(tmp / "lengths" / "p", 2)
     sf.write(tmp / "lengths" / "p" / "flute.wav", tone(1.5, 330, False, 1), RATE)
     cases["different lengths"] = ([str(tmp / "lengths")], "stems of different lengths")
     write_piece(tmp / "rates" / "p", 2)
     sf.write(tmp / "rates" / "p" / "flute.wav", tone(2.0, 330, False, 1, 22050), 22050)
-    cases["different rates"] = ([str(tmp / "rates")], "stems at different sample rates")
+    cases["different rates, strict"] = (
+        [str(tmp / "rates"), "--strict"],
+        "stems at different sample rates",
+    )
     write_piece(tmp / "garbage" / "p", 2)
     (tmp / "garbage" / "p" / "flute.wav").write_bytes(b"RIFF not really a wav")
     cases["unreadable stem"] = ([str(tmp / "garbage")], "flute.wav: not a readable audio file")
     write_piece(tmp / "silent" / "p", 2)
     sf.write(tmp / "silent" / "p" / "flute.wav", np.zeros(2 * RATE, np.float32), RATE)
-    cases["silent stem"] = ([str(tmp / "silent")], "flute.wav: the stem is silent")
+    cases["silent stem, strict"] = (
+        [str(tmp / "silent"), "--strict"],
+        "flute.wav: the stem is silent",
+    )
+    write_piece(tmp / "rest" / "p", 2)
+    sf.write(tmp / "rest" / "p" / "flute.wav", np.zeros(2 * RATE, np.float32), RATE)
+    cases["only one sounding stem anywhere"] = ([str(tmp / "rest")], "no piece has two sounding")
+    write_piece(tmp / "nan" / "p", 2)
+    bad = tone(2.0, 330, False, 1)
+    bad[100] = np.nan
+    sf.write(tmp / "nan" / "p" / "flute.wav", bad, RATE, subtype="FLOAT")
+    cases["NaN"] = ([str(tmp / "nan")], "flute.wav: contains NaN")
     stems = write_piece(tmp / "badmix" / "p", 2)
     sf.write(tmp / "badmix" / "p" / "mix.wav", stems["clarinet"], RATE)
     cases["mix not the sum"] = ([str(tmp / "badmix")], "mix.wav: the mix is not the sum")
@@ -99,6 +119,16 @@ def _bad(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "give a folder of stems or --dataset",
     )
     cases["unknown method"] = ([str(tmp / "solo"), "--methods", "nope"], "unknown separation")
+    cases["an unmade network"] = (
+        [str(tmp / "solo"), "--methods", "mixture,deepclustering"],
+        "deepclustering",
+    )
+    cases["an untrained autoencoder"] = (
+        [str(tmp / "solo"), "--methods", "kmeans", "--preset", "smoke"],
+        "kmeans needs the autoencoder, which is not trained for preset smoke",
+    )
+    cases["a hop without a segment"] = ([str(tmp / "solo"), "--hop", "2"], "--hop needs")
+    cases["no jobs"] = ([str(tmp / "solo"), "--jobs", "0"], "--jobs must be at least 1")
     cases["unknown dataset"] = (["--dataset", "nope", "--data-home", str(tmp)], "dataset 'nope'")
     cases["missing data home"] = (
         ["--dataset", "phenicx_anechoic", "--data-home", str(tmp / "nowhere")],
@@ -112,14 +142,21 @@ def _bad(tmp: Path) -> dict[str, tuple[list[str], str]]:
     [
         "empty folder",
         "one stem",
+        "one stem, strict",
         "different lengths",
-        "different rates",
+        "different rates, strict",
         "unreadable stem",
-        "silent stem",
+        "silent stem, strict",
+        "only one sounding stem anywhere",
+        "NaN",
         "mix not the sum",
         "no such folder",
         "folder and dataset",
         "unknown method",
+        "an unmade network",
+        "an untrained autoencoder",
+        "a hop without a segment",
+        "no jobs",
         "unknown dataset",
         "missing data home",
     ],
@@ -135,7 +172,7 @@ def test_bad_input_is_one_line_and_exit_2_before_any_work(
 
     from latentsep import pipeline
 
-    monkeypatch.setattr(pipeline, "evaluate_multitrack", no_work)
+    monkeypatch.setattr(pipeline, "evaluate_real", no_work)
     extra = [] if "--methods" in args else ["--methods", METHODS]
     code, _, err = run([*args, *extra, "--out", str(out)], capsys)
     assert code == 2, err
@@ -183,7 +220,7 @@ def test_a_mirdata_dataset_is_read_through_its_loader(tmp_path: Path, monkeypatc
     monkeypatch.setitem(sys.modules, "mirdata", _fake_mirdata(tmp_path / "home"))
     pieces = multitrack.read_mirdata("phenicx_anechoic", tmp_path / "home")
     assert [p.name for p in pieces] == ["phenicx_anechoic/piece_a", "phenicx_anechoic/piece_b"]
-    assert sorted(pieces[1].stems) == ["clarinet", "flute", "viola"]
+    assert sorted(s.name for s in pieces[1].stems) == ["clarinet", "flute", "viola"]
     assert pieces[0].rate == RATE
     assert len(multitrack.read_mirdata("phenicx_anechoic", tmp_path / "home", limit=1)) == 1
 
@@ -207,3 +244,196 @@ def test_real_stems_are_scored(capsys, tmp_path: Path):  # pragma: no cover - op
     assert code == 0, err
     summary = pd.read_csv(tmp_path / "summary.csv").set_index("method")
     assert summary.loc["oracle IRM", "median SI-SDRi (dB)"] > 5
+
+
+# --- real data as people have it (issue 48) -------------------------------------------------
+
+
+def _zoo(tmp: Path) -> Path:
+    """One set holding every awkward thing real multitrack sets hold, each beside pieces
+    that can be scored."""
+    root = tmp / "zoo"
+    stems = write_piece(root / "resting", 3, seed=1)
+    sf.write(root / "resting" / "viola.wav", np.zeros_like(stems["viola"]), RATE)
+    write_piece(root / "empty file", 2, seed=2)
+    (root / "empty file" / "oboe.wav").write_bytes(b"")
+    write_piece(root / "a few samples", 2, seed=3)
+    sf.write(root / "a few samples" / "flute.wav", tone(2.0, 330, False, 3)[:-7], RATE)
+    stems = write_piece(root / "mono and stereo", 2, seed=4)
+    sf.write(root / "mono and stereo" / "flute.wav", np.stack([stems["flute"]] * 2, 1), RATE)
+    write_piece(root / "two rates", 2, seed=5)
+    sf.write(root / "two rates" / "flute.wav", tone(2.0, 330, False, 5, 22050), 22050)
+    write_piece(root / "one stem", 1, seed=6)
+    return root
+
+
+def test_a_set_of_awkward_real_pieces_is_scored_with_a_note_for_each(tmp_path: Path, capsys):
+    out = tmp_path / "out"
+    code, text, err = run(
+        [
+            str(_zoo(tmp_path)),
+            "--methods",
+            "mixture,NMF, oracle grouping,oracle-irm",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert "resting/viola.wav: silent, left out" in err
+    assert "empty file/oboe.wav: empty, left out" in err
+    assert "a few samples: stems of lengths differing by 7 samples, trimmed" in err
+    assert "two rates: stems at different sample rates" in err and "resampled to 22050" in err
+    assert "skipped: one stem: fewer than two sounding instrument stems (1)" in err
+    scores = pd.read_csv(out / "scores.csv")
+    assert set(scores["track"]) == {
+        "resting",
+        "empty file",
+        "a few samples",
+        "mono and stereo",
+        "two rates",
+    }
+    assert set(scores[scores["track"] == "resting"]["source"]) == {"clarinet", "flute"}
+    # a comma in a name, and its identifier, name one method
+    assert set(scores["method"]) == {"mixture", "NMF, oracle grouping", "oracle IRM"}
+    summary = pd.read_csv(out / "summary.csv").set_index("method")
+    assert summary.loc["oracle IRM", "median SI-SDRi (dB)"] > 10
+    assert "s per s of audio" in summary.columns
+
+
+def test_a_piece_a_method_cannot_give_is_a_row_not_a_crash(tmp_path: Path, capsys):
+    write_piece(tmp_path / "set" / "trio", 3)
+    write_piece(tmp_path / "set" / "duo", 2, seed=3)
+    out = tmp_path / "out"
+    from latentsep.separation import METHODS, get_method
+
+    two = dataclasses.replace(get_method("nmf+harmonic"), name="two at most", max_sources=2)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(METHODS, "two at most", two)
+        code, text, err = run(
+            [
+                str(tmp_path / "set"),
+                "--methods",
+                "mixture,two-at-most",
+                "--out",
+                str(out),
+                "--no-count",
+            ],
+            capsys,
+        )
+    assert code == 0, err
+    skipped = pd.read_csv(out / "skipped.csv")
+    assert skipped[["track", "method"]].values.tolist() == [["trio", "two at most"]]
+    assert "gives at most 2 sources; 3 instruments sound in it" in skipped["why"][0]
+    scores = pd.read_csv(out / "scores.csv")
+    assert set(scores[scores["method"] == "two at most"]["track"]) == {"duo"}
+
+
+def test_a_full_song_is_scored_as_excerpts_read_one_window_at_a_time(
+    tmp_path: Path, capsys, monkeypatch
+):
+    write_piece(tmp_path / "set" / "song", 2, seconds=9.0)
+    reads = []
+    real_read = sf.read
+
+    def spy(path, *a, frames=-1, **k):
+        reads.append(frames)
+        return real_read(path, *a, frames=frames, **k)
+
+    monkeypatch.setattr(multitrack.sf, "read", spy)
+    out = tmp_path / "out"
+    code, text, err = run(
+        [
+            str(tmp_path / "set"),
+            "--methods",
+            "mixture,oracle-irm",
+            "--segment",
+            "3",
+            "--hop",
+            "2",
+            "--out",
+            str(out),
+            "--no-count",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    scores = pd.read_csv(out / "scores.csv")
+    # windows at 0, 2, 4 and 6 s: the last one that fits ends at 9 s
+    assert sorted(set(scores["track"])) == [f"song [{a:.1f}-{a + 3:.1f} s]" for a in (0, 2, 4, 6)]
+    assert set(scores["piece"]) == {"song"}
+    assert 0 < max(reads) <= multitrack.SCAN_FRAMES  # no read of the whole song at once
+    summary = pd.read_csv(out / "summary.csv").set_index("method")
+    per_piece = scores[scores["method"] == "oracle IRM"].groupby("source")["SI-SDRi (dB)"].median()
+    assert summary.loc["oracle IRM", "median SI-SDRi (dB)"] == pytest.approx(per_piece.median())
+
+
+def _timeless(table: pd.DataFrame) -> pd.DataFrame:
+    return table.drop(columns=[c for c in ("seconds", "× real time") if c in table.columns])
+
+
+def test_a_killed_evaluation_rerun_ends_with_the_tables_of_an_uninterrupted_one(tmp_path: Path):
+    import signal
+    import subprocess
+    import time
+
+    for k in range(4):
+        write_piece(tmp_path / "set" / f"piece{k}", 2 + k % 2, seconds=3.0, seed=k)
+    args = [
+        sys.executable,
+        "-m",
+        "latentsep",
+        "evaluate",
+        str(tmp_path / "set"),
+        "--methods",
+        "mixture,nmf+harmonic,oracle-irm",
+    ]
+    whole = tmp_path / "whole"
+    subprocess.run([*args, "--out", str(whole)], check=True, capture_output=True)
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [*args, "--out", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 120
+    parts = killed / ".parts"
+    while time.monotonic() < deadline and proc.poll() is None:
+        if parts.is_dir() and len(list(parts.glob("*.json"))) >= 2:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(list(parts.glob("*.json")))
+    assert 0 < done < len(list((whole / ".parts").glob("*.json"))), "not killed halfway"
+    rerun = subprocess.run(
+        [*args, "--out", str(killed)], check=True, capture_output=True, text=True
+    )
+    assert f"{done} scores of an earlier run reused" in rerun.stderr
+    for name in ("scores", "runs", "counts", "skipped"):
+        a = _timeless(pd.read_csv(whole / f"{name}.csv"))
+        b = _timeless(pd.read_csv(killed / f"{name}.csv"))
+        pd.testing.assert_frame_equal(a, b)
+
+
+def test_pieces_scored_in_parallel_give_the_same_scores(tmp_path: Path, capsys):
+    for k in range(3):
+        write_piece(tmp_path / "set" / f"piece{k}", 2, seed=k)
+    tables = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs{jobs}"
+        code, _, err = run(
+            [
+                str(tmp_path / "set"),
+                "--methods",
+                "mixture,nmf+harmonic",
+                "--jobs",
+                str(jobs),
+                "--out",
+                str(out),
+                "--no-count",
+            ],
+            capsys,
+        )
+        assert code == 0, err
+        assert "ETA" in err
+        tables[jobs] = pd.read_csv(out / "scores.csv")
+    pd.testing.assert_frame_equal(tables[1], tables[2])

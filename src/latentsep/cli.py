@@ -198,7 +198,7 @@ def _ship(args: argparse.Namespace, preset: Preset) -> int:
 
 
 def _separate_args(p: argparse.ArgumentParser) -> None:
-    from latentsep.separation import DEFAULT_METHOD, method_names
+    from latentsep.separation import DEFAULT_METHOD, get_method, method_names
 
     p.add_argument(
         "audio", nargs="?", help="the audio file to separate (any format libsndfile reads)"
@@ -207,8 +207,8 @@ def _separate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--method",
         default=DEFAULT_METHOD,
-        choices=method_names(references=False),
-        help="see --list-methods",
+        help=f"an identifier of --list-methods (default: {DEFAULT_METHOD}); one of "
+        + ", ".join(get_method(n).id for n in method_names(references=False)),
     )
     p.add_argument("--list-methods", action="store_true", help="list the methods and exit")
     p.add_argument("--n-sources", type=int, default=None, help="default: estimated")
@@ -233,10 +233,12 @@ def _separate(args: argparse.Namespace, preset: Preset) -> int:
     if not args.audio or not args.out:
         print("latentsep: separate needs an audio file and --out", file=sys.stderr)
         return 2
-    spec = separation.get_method(args.method)
     try:  # every check that needs no model first: training one can take minutes
-        outputs = preset.separator.outputs if spec.network in ("mixit", "pit") else None
-        separation.preflight(args.audio, args.out, args.method, args.n_sources, outputs=outputs)
+        spec = separation.get_method(args.method)
+        if spec.needs_references:
+            raise ValueError(f"{spec.id} needs the true sources: `latentsep evaluate` scores it")
+        outputs = pipeline.method_limit(preset, spec.name) if spec.learned else None
+        separation.preflight(args.audio, args.out, spec.name, args.n_sources, outputs=outputs)
         separator = pipeline.network(preset, args.method)[0] if spec.learned else None
         if args.model:
             model = training.load_model(Path(args.model))[0]
@@ -263,19 +265,63 @@ def _separate(args: argparse.Namespace, preset: Preset) -> int:
 
 def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("folder", nargs="?", help="one folder per piece, one audio file per instrument")
-    p.add_argument("--dataset", help="a mirdata dataset instead of a folder (e.g. urmp)")
+    p.add_argument("--dataset", help="a mirdata dataset instead of a folder (e.g. slakh)")
     p.add_argument("--data-home", help="where the mirdata dataset lies (nothing is downloaded)")
     p.add_argument(
         "--methods",
-        help="comma-separated method names, or 'all' (default: the references and every "
-        "method that needs no autoencoder; learned ones when made or shipped)",
+        help="comma-separated method identifiers (see `latentsep separate --list-methods`), or "
+        "'all' (default: the references and every method that needs no autoencoder; learned "
+        "ones when made or shipped)",
     )
     p.add_argument(
-        "--out", default="evaluation", help="folder for scores.csv, runs.csv, summary.csv"
+        "--out",
+        default="evaluation",
+        help="folder for scores.csv, runs.csv, counts.csv, skipped.csv, summary.csv (and the "
+        "finished parts a rerun reuses)",
     )
     p.add_argument("--no-count", action="store_true", help="skip the runs that estimate the count")
     p.add_argument("--limit", type=int, default=0, help="only the first N pieces")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--segment",
+        type=float,
+        metavar="SECONDS",
+        help="score each piece as excerpts this long (full songs); a piece's score is the "
+        "median of its excerpts'",
+    )
+    p.add_argument(
+        "--hop", type=float, metavar="SECONDS", help="between excerpts (default: --segment)"
+    )
+    p.add_argument("--jobs", type=int, default=1, help="pieces scored at once, in processes")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse a silent or empty stem, stems at other rates or a few samples longer, "
+        "instead of leaving out or adjusting them with a note",
+    )
+
+
+def method_list(text: str) -> list[str]:
+    """Registered names from a comma-separated list of identifiers or names; a name that
+    holds a comma ("NMF, oracle grouping") is found by joining neighbouring items."""
+    from latentsep.separation import get_method
+
+    items = [t.strip() for t in text.split(",")]
+    names, k = [], 0
+    while k < len(items):
+        if not items[k]:
+            k += 1
+            continue
+        for j in range(len(items), k, -1):  # the longest run of items that names a method
+            try:
+                names.append(get_method(", ".join(items[k:j])).name)
+            except ValueError:
+                continue
+            k = j
+            break
+        else:
+            get_method(items[k])  # the one-line error naming it
+    return list(dict.fromkeys(names))
 
 
 def default_evaluation_methods(preset: Preset) -> list[str]:
@@ -307,42 +353,68 @@ def _evaluate(args: argparse.Namespace, preset: Preset) -> int:
 
     from latentsep import pipeline
     from latentsep.evaluation import multitrack
-    from latentsep.paths import atomic_write
-    from latentsep.separation import METHODS, get_method
+    from latentsep.separation import METHODS
 
     try:  # every check of the input and the request before any work
         if args.methods in (None, ""):
             names = default_evaluation_methods(preset)
         elif args.methods == "all":
-            names = list(METHODS)
+            names = [m for m in METHODS if not pipeline.evaluation_problem(preset, m)]
         else:
-            names = [n.strip() for n in args.methods.split(",") if n.strip()]
+            names = method_list(args.methods)
             for n in names:
-                get_method(n)
+                if reason := pipeline.evaluation_problem(preset, n):
+                    raise ValueError(reason)
         if bool(args.folder) == bool(args.dataset):
             raise ValueError("give a folder of stems or --dataset NAME --data-home DIR (one)")
+        for flag, value in (("--segment", args.segment), ("--hop", args.hop)):
+            if value is not None and value <= 0:
+                raise ValueError(f"{flag} must be a positive number of seconds, got {value:g}")
+        if args.hop and not args.segment:
+            raise ValueError("--hop needs --segment")
+        if args.jobs < 1:
+            raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
         out = Path(args.out)
         if out.exists() and not out.is_dir():
             raise ValueError(f"{out}: exists and is not a folder")
         if args.dataset:
-            pieces = multitrack.read_mirdata(args.dataset, args.data_home, args.limit)
+            pieces = multitrack.read_mirdata(
+                args.dataset, args.data_home, args.limit, strict=args.strict
+            )
         else:
-            pieces = multitrack.read_folder(args.folder)[: args.limit or None]
-        cases = multitrack.cases(pieces, preset.model)
+            pieces = multitrack.read_folder(args.folder, args.strict)[: args.limit or None]
+        excerpts = multitrack.excerpts(pieces, args.segment, args.hop)
+        if not excerpts:
+            raise ValueError(
+                f"{args.folder or args.data_home}: no piece has two sounding instrument stems"
+            )
     except ValueError as err:  # MultitrackError and AudioError are ValueErrors
         print(f"latentsep: {err}", file=sys.stderr)
         return 2
-    scores, runs, counted = pipeline.evaluate_multitrack(
-        preset, cases, names, count=not args.no_count, seed=args.seed
+    for p in pieces:
+        for note in p.notes:
+            print(f"note: {note}", file=sys.stderr)
+        if p.skipped:
+            print(f"skipped: {p.name}: {p.skipped}", file=sys.stderr)
+    audio = sum(e.window.frames / e.piece.rate for e in excerpts)
+    print(
+        f"{len(excerpts)} excerpts ({audio:.0f} s of audio) × {len(names)} methods"
+        f"{' and their counting runs' if not args.no_count else ''}, {args.jobs} at a time",
+        file=sys.stderr,
     )
-    summary = multitrack.table(scores, counted, order=names)
-    for name, frame in (("scores", scores), ("runs", runs), ("summary", summary.reset_index())):
-        atomic_write(out / f"{name}.csv", lambda tmp, f=frame: f.to_csv(tmp, index=False))
-    n = sum(len(c.references) for c in cases)
-    print(f"{len(cases)} pieces, {n} instruments; median SI-SDRi (dB) with the true count:")
+    tables = pipeline.evaluate_real(
+        preset, excerpts, names, out, count=not args.no_count, seed=args.seed, jobs=args.jobs
+    )
+    summary, skipped = tables["summary"], tables["skipped"]
+    n = tables["scores"].groupby("track")["source"].nunique().sum() if len(tables["scores"]) else 0
+    scored = sum(not p.skipped for p in pieces)
+    print(f"{scored} pieces, {n} instruments; median SI-SDRi (dB) with the true count:")
     print(summary.round(2).to_string())
+    if len(skipped):
+        print(f"{len(skipped)} runs skipped or failed (why: {out / 'skipped.csv'}):")
+        print(skipped.to_string(index=False))
     print(f"tables in {out}/")
-    return 0
+    return 1 if len(skipped) and skipped["why"].str.contains("Error:").any() else 0
 
 
 def _sweep_args(p: argparse.ArgumentParser) -> None:

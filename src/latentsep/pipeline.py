@@ -1169,29 +1169,119 @@ def _origins(origins: list[str]) -> str:
     return "; ".join(parts)
 
 
-def evaluate_multitrack(
+def real_dev_set() -> Path:
+    """Where ``scripts/real_devset.py`` lays out the real-recording development set (URMP
+    excerpts; not committed): ``make bench`` and chapter 05 score it when it is there."""
+    return data_dir() / "real" / "urmp-dev"
+
+
+def real_scores_dir(folder: str | os.PathLike) -> Path:
+    """Where the scores of a real set's folder are kept (its parts reused by every run)."""
+    return data_dir() / "evaluations" / f"real-{Path(folder).resolve().name}"
+
+
+def model_ready(preset: Preset) -> bool:
+    """Whether the preset's autoencoder is trained here or shipped: using it trains nothing."""
+    art = autoencoder_artifact(preset)
+    return _finished(preset, art.path) or (
+        art.shipped_name in shipped_manifest() and not retraining()
+    )
+
+
+def evaluation_problem(preset: Preset, method: str) -> str | None:
+    """Why ``method`` cannot be scored now without training anything (None: it can)."""
+    spec = get_method(method)
+    if spec.needs_model and not model_ready(preset):
+        return (
+            f"{spec.id} needs the autoencoder, which is not trained for preset {preset.name}: "
+            f"run `latentsep train --preset {preset.name}` first"
+        )
+    if spec.learned:
+        if reason := missing(preset, spec.name):
+            return reason
+        if not ready(preset, spec.name):
+            return (
+                f"{spec.id} needs its trained network, not made or shipped for preset "
+                f"{preset.name}: run `latentsep train-separator --preset {preset.name}` first"
+            )
+    return None
+
+
+def method_limit(preset: Preset, method: str) -> int:
+    """The most sources ``method`` gives with the preset's networks."""
+    spec = get_method(method)
+    return spec.limit(preset.separator.outputs if spec.network in ("mixit", "pit") else None)
+
+
+def multitrack_methods(
+    preset: Preset, names: list[str], counting: list[str], seed: int = 0
+) -> tuple[dict, dict]:
+    """``names`` as methods on cases with the true count, and ``counting`` with the count
+    estimated, with the preset's autoencoder and networks (made or shipped: checked first
+    by :func:`evaluation_problem`). Called once in each worker of an evaluation."""
+    specs = [get_method(n) for n in {*names, *counting}]
+    model = trained_model(preset, False) if any(s.needs_model for s in specs) else None
+    nets = {s.name: network(preset, s.name, False)[0] for s in specs if s.learned}
+    return (
+        scoring.methods_for(names, model, seed=seed, separators=nets),
+        scoring.methods_for(counting, model, oracle_count=False, seed=seed, separators=nets),
+    )
+
+
+def evaluate_real(
     preset: Preset,
-    cases_: list[scoring.Case],
+    excerpts,
     names: list[str],
+    out: Path,
     count: bool = True,
     seed: int = 0,
-    progress: bool = True,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
-    """``names`` (registered methods, references included) on cases of any multitrack set,
-    with the preset's autoencoder and trained networks where a method needs them (trained
-    or taken from the shipped ones first). Returns the scores and runs tables with the true
-    count given, and (``count``) the runs with the count estimated."""
+    jobs: int = 1,
+    log=None,
+) -> dict[str, pd.DataFrame]:
+    """Score ``names`` (registered methods, references included; each one
+    :func:`evaluation_problem` passes) on excerpts of a real set, resumably: the parts and
+    the tables (``scores``, ``runs``, ``counts``, ``skipped``, ``summary``) go to ``out``,
+    written after every excerpt; a rerun reuses every part it shares with an earlier one."""
+    from latentsep.evaluation import multitrack, runner
+
     specs = [get_method(n) for n in names]
-    model = trained_model(preset, progress) if any(s.needs_model for s in specs) else None
-    nets = {s.name: network(preset, s.name, progress)[0] for s in specs if s.learned}
-    methods = scoring.methods_for(names, model, seed=seed, separators=nets)
-    scores, runs = scoring.evaluate(cases_, methods, bss=False, progress=progress)
-    counted = None
-    if count:
-        blind = [s.name for s in specs if not s.needs_references and "reference" not in s.tags]
-        estimate = scoring.methods_for(blind, model, oracle_count=False, seed=seed, separators=nets)
-        counted = scoring.evaluate(cases_, estimate, bss=False, progress=progress)[1]
-    return scores, runs, counted
+    counting = (
+        [s.name for s in specs if not s.needs_references and "reference" not in s.tags]
+        if count
+        else []
+    )
+    context = {
+        "seed": seed,
+        "format": [preset.model.sample_rate, preset.model.channels],
+        "code": code_digest(),
+        "autoencoder": autoencoder_artifact(preset).key
+        if any(s.needs_model for s in specs)
+        else None,
+        "networks": {s.name: network_artifact(preset, s.name).key for s in specs if s.learned},
+    }
+
+    def write(tables: dict[str, pd.DataFrame]) -> None:
+        summary = multitrack.table(tables["scores"], tables["counts"], names, tables["runs"])
+        for name, frame in (*tables.items(), ("summary", summary.reset_index())):
+            atomic_write(out / f"{name}.csv", lambda tmp, f=frame: f.to_csv(tmp, index=False))
+
+    extra = {"log": log} if log else {}
+    result = runner.run(
+        excerpts,
+        preset.model,
+        [s.name for s in specs],
+        counting,
+        Path(out),
+        multitrack_methods,
+        (preset, [s.name for s in specs], counting, seed),
+        context,
+        {s.name: method_limit(preset, s.name) for s in specs},
+        jobs,
+        write,
+        **extra,
+    )
+    result["summary"] = multitrack.table(result["scores"], result["counts"], names, result["runs"])
+    return result
 
 
 def _measured(

@@ -11,6 +11,7 @@ nussl's ``SeparationBase`` and EnCodec's name → builder table. :func:`separate
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -62,12 +63,23 @@ class Method:
     # are then made again, and no other method's
     version: int = 1
 
+    @property
+    def id(self) -> str:
+        """The name as a command-line identifier: lower case, no spaces or commas
+        (``"NMF, oracle grouping"`` -> ``"nmf-oracle-grouping"``)."""
+        return method_id(self.name)
+
     def limit(self, outputs: int | None = None) -> int:
         """The most sources this method gives (a learned one: its network's ``outputs``)."""
         return min(self.max_sources, outputs) if self.learned and outputs else self.max_sources
 
 
 METHODS: dict[str, Method] = {}
+
+
+def method_id(name: str) -> str:
+    """A method name as an identifier usable in a comma-separated list (:attr:`Method.id`)."""
+    return re.sub(r"[^a-z0-9+]+", "-", name.lower()).strip("-")
 
 
 def register(
@@ -87,7 +99,7 @@ def register(
     see :class:`Method`)."""
 
     def add(run: Run) -> Run:
-        if name in METHODS:
+        if name in METHODS or method_id(name) in {m.id for m in METHODS.values()}:
             raise ValueError(f"separation method {name!r} is registered twice")
         METHODS[name] = Method(
             name,
@@ -156,10 +168,14 @@ def block_runner(
 
 
 def get_method(name: str) -> Method:
-    """The registered method ``name``; a clear error listing the choices otherwise."""
-    if name not in METHODS:
-        raise ValueError(f"unknown separation method {name!r}; choose one of {tuple(METHODS)}")
-    return METHODS[name]
+    """The registered method ``name`` (or its :attr:`Method.id`); a clear error listing the
+    choices otherwise."""
+    if name in METHODS:
+        return METHODS[name]
+    for m in METHODS.values():
+        if m.id == name:
+            return m
+    raise ValueError(f"unknown separation method {name!r}; choose one of {tuple(METHODS)}")
 
 
 def method_names(tag: str | None = None, *, references: bool | None = None) -> list[str]:
@@ -174,9 +190,9 @@ def method_names(tag: str | None = None, *, references: bool | None = None) -> l
 
 
 def describe() -> str:
-    """One line per method: name, what it needs, description (``latentsep separate
-    --list-methods``)."""
-    width = max(map(len, METHODS))
+    """One line per method: its identifier, what it needs, description, and the name tables
+    show it by where that differs (``latentsep separate --list-methods``)."""
+    width = max(len(m.id) for m in METHODS.values())
     lines = []
     for m in METHODS.values():
         needs = [
@@ -184,7 +200,8 @@ def describe() -> str:
         ]
         flag = f"[needs {', '.join(needs)}] " if needs else ""
         flag += "[its trained network: shipped, or trained on first use] " if m.learned else ""
-        lines.append(f"{m.name:<{width}}  {flag}{m.description}")
+        shown = f' (tables: "{m.name}")' if m.name != m.id else ""
+        lines.append(f"{m.id:<{width}}  {flag}{m.description}{shown}")
     return "\n".join(lines)
 
 
