@@ -114,3 +114,45 @@ def best_on_unseen_timbres(preset, methods, seed: int = 0):
     blind = [m for m in methods if m in scoring.WITHOUT_STEMS]
     lead = med[blind].idxmax()
     return lead, float(med[lead])
+
+
+#: The committed benchmark results a page falls back on when the real set is not laid out.
+BENCH_RESULTS = "benchmarks/results/separation-{preset}.json"
+
+
+def real_recordings(preset, methods, seed: int = 0):
+    """``(summary, where)``: each of ``methods`` on the real development set — median
+    SI-SDRi, by number of instruments, how often it counts right — scored here when the set
+    is laid out (``scripts/real_devset.py``), else as ``make bench`` last measured it
+    (:data:`BENCH_RESULTS`, committed); None when neither has it."""
+    import pandas as pd
+
+    from latentsep import pipeline
+    from latentsep.evaluation import multitrack
+    from latentsep.paths import repo_root
+
+    folder = pipeline.real_dev_set()
+    if folder.is_dir():
+        pieces = multitrack.read_folder(folder)
+        names = [m for m in methods if not pipeline.evaluation_problem(preset, m)]
+        tables = pipeline.evaluate_real(
+            preset,
+            multitrack.excerpts(pieces),
+            names,
+            pipeline.real_scores_dir(folder),
+            seed=seed,
+            jobs=2,
+            log=lambda line: None,
+        )
+        return tables["summary"], f"measured here on {len(pieces)} excerpts"
+    path = (repo_root() or Path(".")) / BENCH_RESULTS.format(preset=preset.name)
+    real = json.loads(path.read_text()).get("real recordings") if path.is_file() else None
+    if not real:
+        return None
+    summary = pd.DataFrame(
+        {k: real[k] for k in ("median SI-SDRi (dB)", "count right (%)") if k in real}
+    ).reindex([m for m in methods if m in real["median SI-SDRi (dB)"]])
+    return summary, (
+        f"{real['pieces']} excerpts, as `make bench` measured them (the set is not laid out "
+        "here: `scripts/real_devset.py`)"
+    )

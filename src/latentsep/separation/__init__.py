@@ -22,12 +22,10 @@ from latentsep.separation.base import (
 )
 from latentsep.separation.streaming import preflight, separate_file
 
-#: ``latentsep separate``'s default: the best method on unseen timbres (chapter 05) and on the
-#: validation pieces: NMF whose atoms are the training soundfonts' own notes, fitted on
-#: half-second frames, each class's part weighed by the stem network's class mask (both
-#: shipped for the cpu preset: nothing to make). Fitted once per file on 40 s of it, so a
-#: 3-minute 44.1 kHz stereo song takes ~17 s.
-DEFAULT_METHOD = "notenmf+classmask"
+#: ``latentsep separate``'s default, as the API's: the best method on real recordings (the
+#: URMP development set, chapter 05), which needs no trained model — the stem-learned ones
+#: lead on the renderer's own timbres and fall to about 0 dB on real instruments.
+DEFAULT_METHOD = MODEL_FREE_METHOD
 
 __all__ = [
     "DEFAULT_METHOD",

@@ -220,8 +220,9 @@ class Separation:
         return len(self.sources)
 
 
-#: The API's default: the best method that needs neither a trained model nor a network, so
-#: a call with no arguments works anywhere (the command line's default is ``DEFAULT_METHOD``).
+#: The default of the API and the command line: the best method on real recordings, and one
+#: that needs neither a trained model nor a network, so a call with no arguments works
+#: anywhere.
 MODEL_FREE_METHOD = "nmf+streams"
 
 
