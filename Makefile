@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks experiments scripts
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py --preset $(PRESET)

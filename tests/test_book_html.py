@@ -39,6 +39,9 @@ FORBIDDEN = {
     "a text repr instead of a figure": re.compile(r"&lt;Figure size \d+x\d+ with|<Figure size"),
     "an object repr instead of HTML": re.compile(r"&lt;IPython\.core\.display\.\w+ object"),
     "NaN in a table": re.compile(r"<td[^>]*>\s*NaN\s*</td>"),
+    "nan or an infinity in a table": re.compile(r"<td[^>]*>\s*-?(?:nan|inf)\s*</td>", re.I),
+    "an integer printed as a float (24.0000)": re.compile(r"<td[^>]*>\s*-?\d+\.0000\s*</td>"),
+    "a table cell cut short (…)": re.compile(r"<td[^>]*>[^<]*(?:\.\.\.|…)\s*</td>"),
     "a MyST role left as text (in a Markdown output?)": re.compile(r"\{(?:numref|ref|cite)\}"),
     "papermill's injected-parameters cell": re.compile(r"tag_injected-parameters"),
 }

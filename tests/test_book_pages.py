@@ -53,3 +53,10 @@ def test_tables_say_not_reported_instead_of_nan():
 def test_code_lines_wrap_in_the_book():
     css = "\n".join(p.read_text() for p in (ROOT / "book" / "_static").glob("*.css"))
     assert re.search(r"div\.cell div\.highlight pre[^{]*\{[^}]*white-space:\s*pre-wrap", css)
+
+
+def test_a_value_too_small_for_the_digits_is_not_shown_as_zero():
+    frame = pd.DataFrame({"MSE": [0.0, 3.2e-6], "dB": [1.234, 0.0]}, index=["a", "b"])
+    shown = plots.table(frame, 4)
+    assert list(shown["MSE"]) == ["0", "3.20e-06"]
+    assert list(shown["dB"]) == [1.234, 0.0]  # exact zeros and readable values stay numbers

@@ -173,6 +173,9 @@ def test_bad_input_is_one_line_and_exit_2_before_any_work(
     from latentsep import pipeline
 
     monkeypatch.setattr(pipeline, "evaluate_real", no_work)
+    if name == "an untrained autoencoder":
+        # The session's data folder may hold a smoke autoencoder another test trained.
+        monkeypatch.setenv("LATENTSEP_DATA", str(tmp_path / "data"))
     extra = [] if "--methods" in args else ["--methods", METHODS]
     code, _, err = run([*args, *extra, "--out", str(out)], capsys)
     assert code == 2, err

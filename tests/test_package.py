@@ -125,3 +125,18 @@ def test_drop_stderr_keeps_everything_else(tmp_path):
     book.drop_stderr(path)
     outputs = nbformat.read(path, as_version=4).cells[0].outputs
     assert [o["name"] for o in outputs] == ["stdout"]
+
+
+def test_the_listening_window_is_where_every_instrument_sounds():
+    import numpy as np
+
+    rate = 100
+    t = np.arange(20 * rate)
+    piano = np.sin(t)[None].astype(np.float32)
+    organ = (np.sin(0.5 * t) * (t >= 12 * rate))[None].astype(np.float32)  # rests 12 s
+    window = report.audible_window([piano, organ], rate, seconds=6)
+    assert window.stop - window.start == 6 * rate
+    assert window.start >= 12 * rate - rate  # not the first 6 s, where the organ is silent
+    assert np.mean(organ[..., window] ** 2) > 0.3 * np.mean(piano[..., window] ** 2)
+    short = report.audible_window([piano[..., :300], organ[..., :300]], rate, seconds=6)
+    assert (short.start, short.stop) == (0, 300)

@@ -242,9 +242,10 @@ class NotedTable:
 
 
 def table(frame, digits: int | None = None, missing: str = "not reported"):
-    """A table for the reader: rounded to ``digits``, with ``missing`` (not NaN) where
-    there is no value and "not reported (silent)" where it is infinite (with
-    :data:`SILENT_NOTE` under the table). Only the columns with a gap become text, so the
+    """A table for the reader: rounded to ``digits`` (a column where that would show a
+    non-zero value as 0 in e-notation), with ``missing`` (not NaN) where there is no value
+    and "not reported (silent)" where it is infinite (with :data:`SILENT_NOTE` under the
+    table). Only the columns with a gap become text, so the
     others keep their number format."""
     import numpy as np
 
@@ -252,6 +253,12 @@ def table(frame, digits: int | None = None, missing: str = "not reported"):
     wide = {c: "float64" for c, kind in frame.dtypes.items() if kind == "float32"}
     out = frame.astype(wide) if wide else frame.copy()
     out = out.round(digits) if digits is not None else out
+    if digits is not None:
+        # a value that rounds to zero would read as an exact 0.0000: such a column in e-notation
+        for column in out.select_dtypes("floating").columns:
+            lost = (out[column] == 0) & (frame[column] != 0)
+            if lost.any():
+                out[column] = frame[column].map(lambda v: "0" if v == 0 else f"{v:.2e}")
     numeric = out.select_dtypes("number")
     infinite = numeric.columns[np.isinf(numeric.to_numpy()).any(axis=0)]
     for column in infinite:

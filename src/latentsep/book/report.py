@@ -93,6 +93,28 @@ def listening_example(scores, cases, method: str):
     return case, why
 
 
+#: The seconds a page plays of a listening example (:func:`~latentsep.book.plots.listen`).
+LISTEN_SECONDS = 6.0
+
+
+def audible_window(references, rate: int, seconds: float = LISTEN_SECONDS) -> slice:
+    """The ``seconds`` of a case in which its quietest instrument is loudest against its
+    loudest one (whole seconds apart): the window a page plays, so that every true
+    instrument it shows sounds there, not only somewhere in the track."""
+    import numpy as np
+
+    parts = np.stack([np.mean(np.square(x, dtype=np.float64), axis=0) for x in references])
+    n, length = int(seconds * rate), parts.shape[1]
+    if length <= n:
+        return slice(0, length)
+    starts = np.arange(0, length - n + 1, rate)
+    cums = np.concatenate([np.zeros((len(parts), 1)), np.cumsum(parts, axis=1)], axis=1)
+    energy = cums[:, starts + n] - cums[:, starts]  # (instruments, windows)
+    balance = energy.min(axis=0) / np.maximum(energy.max(axis=0), 1e-30)
+    start = int(starts[int(np.argmax(balance))])
+    return slice(start, start + n)
+
+
 def best_on_unseen_timbres(preset, methods, seed: int = 0):
     """``(method, median SI-SDRi)`` of the best method without stems on the test pieces
     played by the unseen soundfont, or None when that soundfont is not installed."""

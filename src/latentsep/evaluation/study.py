@@ -35,5 +35,6 @@ SETUP = {
 
 
 def autoencoder_table() -> pd.DataFrame:
-    """The study's autoencoder numbers as a one-column table."""
-    return pd.DataFrame({"seed study (reported)": AUTOENCODER})
+    """The study's autoencoder numbers as a one-column table (each value as reported: the
+    epochs an integer, not 24.0000)."""
+    return pd.DataFrame({"seed study (reported)": pd.Series(AUTOENCODER, dtype=object)})

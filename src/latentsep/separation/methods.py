@@ -134,22 +134,24 @@ def _harmonic_embedding(rate: int, mixture, w, h) -> np.ndarray:
     version=7,
 )
 def _nmf_streams(x, n_sources, *, rate, seed=0, ks=(2, 3, 4), **_) -> Estimates:
-    return nmf.separate(x, n_sources, seed=seed, ks=ks, **_streaming(rate))
+    return nmf.separate(x, n_sources, seed=seed, ks=ks, **streams_options(rate))
 
 
 @fits("nmf+streams")
 def _nmf_streams_fit(sample, n_sources, *, rate, seed=0, ks=(2, 3, 4), **_) -> BlockRun:
-    return nmf.fit(sample, n_sources, seed=seed, ks=ks, **_streaming(rate))
+    return nmf.fit(sample, n_sources, seed=seed, ks=ks, **streams_options(rate))
 
 
-def _streaming(rate: int) -> dict:
-    """``nmf+streams``' options for :func:`nmf.groupings`."""
+def streams_options(rate: int, **changes) -> dict:
+    """``nmf+streams``' options for :func:`nmf.separate` and :func:`nmf.groupings`, with
+    ``changes`` (an experiment's variant: ``members``, ``power``, ``hedge``, ``fit``)."""
     return {
         "affinity": partial(_streams, rate),
         "hedge": nmf.HEDGE_SHARE,
         "members": nmf.ENSEMBLE,
         "power": nmf.ENSEMBLE_POWER,
         "fit": nmf.ENSEMBLE_FIT,
+        **changes,
     }
 
 

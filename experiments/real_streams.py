@@ -1,0 +1,112 @@
+"""nmf+streams' settings on the real development set (issue 45): which of its choices, made
+on soundfont renders, carry over to real instruments.
+
+    .venv/bin/python experiments/real_streams.py [--only NAME ...] [--smoke]
+
+Each variant changes one setting of ``latentsep.separation.methods.streams_options`` and is
+scored on every excerpt of ``data/real/urmp-dev`` (``scripts/real_devset.py``), the true
+count given: median SI-SDRi over (excerpt, instrument) pairs. A variant's table is cached
+under ``data/experiments/`` keyed by the variant, the excerpts and the package's code.
+``--smoke`` runs two variants on two synthetic pieces (the test suite does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+
+from latentsep import pipeline
+from latentsep.evaluation import metrics, multitrack, scoring
+from latentsep.paths import atomic_write, code_digest, data_dir, param_key
+from latentsep.presets import get_preset
+from latentsep.separation import methods, nmf
+
+SIZES = sorted({m[0] for m in nmf.ENSEMBLE})
+
+
+def members(sizes=SIZES, ranks=(nmf.N_COMPONENTS,), seeds=(1, 2, 3)) -> list[tuple]:
+    return [(n, k, s) for n in sizes for k in ranks for s in seeds]
+
+
+#: name -> the settings it changes (none: nmf+streams as registered).
+VARIANTS: dict[str, dict] = {
+    "as registered": {},
+    "32 components": {"members": members(ranks=(32,))},
+    "40 components": {"members": members(ranks=(40,))},
+    "16 components": {"members": members(ranks=(16,))},
+    "4096 and 8192 points": {"members": members(sizes=(4096, 8192))},
+    "masks of power 1": {"power": 1.0},
+    "masks of power 2": {"power": 2.0},
+    "no hedge": {"hedge": 0.0},
+    "hedge 0.7": {"hedge": 0.7},
+}
+
+
+def cases(preset) -> list[scoring.Case]:
+    pieces = multitrack.read_folder(pipeline.real_dev_set())
+    return multitrack.cases(pieces, preset.model)
+
+
+def score(name: str, changes: dict, cases_: list[scoring.Case]) -> pd.DataFrame:
+    """One variant's scores, cached by the variant, the excerpts and the code."""
+    key = param_key(
+        [name, json.dumps(changes, default=str), [c.track for c in cases_], code_digest()]
+    )
+    path = data_dir() / "experiments" / "real_streams" / f"{key}.csv"
+    if path.is_file():
+        return pd.read_csv(path)
+    rows = []
+    for case in cases_:
+        options = methods.streams_options(case.rate, **changes)
+        sources, _ = nmf.separate(case.mixture, case.n_sources, seed=0, **options)
+        for row in metrics.separation_scores(
+            case.references, sources, case.mixture, case.rate, False, None
+        ):
+            rows.append({"variant": name, "track": case.track, **row})
+    table = pd.DataFrame(rows)
+    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+    return table
+
+
+def smoke_cases() -> list[scoring.Case]:
+    rate, rng = 8000, np.random.default_rng(0)
+    t = np.arange(2 * rate) / rate
+    out = []
+    for k in range(2):
+        a = np.sin(2 * np.pi * (220 + 20 * k) * t) * (t < 1.2)
+        b = np.sign(np.sin(2 * np.pi * 330 * t)) * 0.3 * (t > 0.8)
+        refs = {"a": a[None].astype(np.float32), "b": b[None].astype(np.float32)}
+        mix = (sum(refs.values()) + 1e-3 * rng.standard_normal(t.size)).astype(np.float32)
+        out.append(scoring.Case(f"smoke{k}", mix, refs, rate))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", nargs="*", help="these variants only")
+    parser.add_argument("--smoke", action="store_true", help="two variants, synthetic pieces")
+    parser.add_argument("--preset", default="cpu")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        cases_, names = smoke_cases(), ["as registered", "masks of power 1"]
+    else:
+        if not pipeline.real_dev_set().is_dir():
+            print(f"{pipeline.real_dev_set()}: lay it out with scripts/real_devset.py")
+            return 2
+        cases_, names = cases(get_preset(args.preset)), args.only or list(VARIANTS)
+    if args.smoke:  # tiny pieces: one short decomposition each
+        VARIANTS.update({n: {**VARIANTS[n], "members": [(256, 4, 1)]} for n in names})
+    tables = [score(n, VARIANTS[n], cases_) for n in names]
+    scores = pd.concat(tables)
+    med = scores.groupby("variant", sort=False)["SI-SDRi (dB)"].median()
+    print(f"median SI-SDRi (dB), {len(cases_)} excerpts, the true count given:")
+    print(med.round(2).to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
