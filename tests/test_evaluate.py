@@ -417,6 +417,46 @@ def test_a_killed_evaluation_rerun_ends_with_the_tables_of_an_uninterrupted_one(
         pd.testing.assert_frame_equal(a, b)
 
 
+def test_workers_end_with_a_killed_evaluation(tmp_path: Path):
+    """``--jobs`` workers do not outlive the command: orphans would go on taking the cores."""
+    import signal
+    import subprocess
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    for k in range(4):
+        write_piece(tmp_path / "set" / f"piece{k}", 2, seconds=3.0, seed=k)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "latentsep", "evaluate", str(tmp_path / "set"), "--jobs", "2",
+         "--methods", "mixture,nmf+streams", "--out", str(tmp_path / "out")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline, workers = time.monotonic() + 120, []
+    while time.monotonic() < deadline and len(workers) < 2 and proc.poll() is None:
+        workers = [
+            c for c in psutil.Process(proc.pid).children() if "spawn_main" in " ".join(c.cmdline())
+        ]
+        time.sleep(0.1)
+    assert len(workers) == 2, "no workers started"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    def running(w) -> bool:  # an exited worker may stay a zombie until init reaps it
+        try:
+            return w.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    deadline = time.monotonic() + 10
+    while any(map(running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    alive = [w for w in workers if running(w)]
+    for w in alive:
+        w.kill()
+    assert not alive, f"{len(alive)} workers outlived the command"
+
+
 def test_pieces_scored_in_parallel_give_the_same_scores(tmp_path: Path, capsys):
     for k in range(3):
         write_piece(tmp_path / "set" / f"piece{k}", 2, seed=k)

@@ -498,3 +498,30 @@ def test_timbre_is_heard_only_between_notes_close_in_pitch():
     assert found[0, 2] == pytest.approx(median) and found[0, 3] == pytest.approx(median)
     assert found[1, 3] == pytest.approx(found[0, 3])  # unlike or alike: far says nothing
     assert np.allclose(found, found.T)
+
+
+def test_fits_are_reused_inside_the_block_with_identical_results(monkeypatch):
+    from latentsep.separation import nmf
+
+    made = []
+    real = nmf.NMF
+
+    def counted(*args, **kwargs):
+        made.append(kwargs.get("random_state"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nmf, "NMF", counted)
+    x = np.abs(np.random.default_rng(0).standard_normal((1, 8000))).astype(np.float32)
+    alone = nmf.decompose(x, 6, n_fft=512)
+    with nmf.reusing_fits():
+        first = nmf.decompose(x, 6, n_fft=512)
+        first[0][:] = 0  # a caller's change in place does not reach the kept fit
+        again = nmf.decompose(x, n_components=6, n_fft=512)  # the same call, spelled otherwise
+        other = nmf.decompose(x, 6, seed=1, n_fft=512)
+        louder = nmf.decompose(2 * x, 6, n_fft=512)
+    after = nmf.decompose(x, 6, n_fft=512)
+    assert len(made) == 5  # alone, first, other, louder, after: `again` was reused
+    for a, b in zip(alone, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(other[0], alone[0]) and not np.array_equal(louder[1], alone[1])
+    np.testing.assert_array_equal(after[1], alone[1])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -27,6 +28,7 @@ from latentsep.evaluation import metrics
 from latentsep.evaluation.multitrack import Excerpt
 from latentsep.evaluation.scoring import EVALUATION_VERSION, CaseMethod
 from latentsep.paths import atomic_write, param_key
+from latentsep.separation import nmf
 
 PARTS = ".parts"
 #: The tables written beside the parts.
@@ -59,49 +61,72 @@ def unit_key(excerpt: Excerpt, method: str, counted: bool, context: Any) -> str:
 _WORKER: dict[str, Any] = {}
 
 
-def _start(factory: Factory, args: tuple, threads: int | None) -> None:
+def _start(factory: Factory, args: tuple, threads: int | None, parent: int | None = None) -> None:
+    if parent is not None:  # the command's pid, given: it may have died before this started
+        threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     if threads:
         import torch
+        from threadpoolctl import threadpool_limits
 
+        # BLAS threads too: two processes each spinning two OpenBLAS threads on two cores
+        # ran nmf+streams twelve times slower than one process alone
         torch.set_num_threads(threads)
+        _WORKER["limits"] = threadpool_limits(threads)
     _WORKER["methods"] = factory(*args)
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker when the command that started it ends (killed, not only stopped):
+    an orphaned worker would go on taking the cores."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def _score(
     excerpt: Excerpt, fmt, units: list[Unit], limits: dict[str, int], parts: Path
 ) -> list[dict]:
     """Score the excerpt's units, each part written as it finishes; returns the parts."""
-    true_count, counting = _WORKER["methods"]
     case, notes = excerpt.case(fmt)
-    done = []
+    by_method: dict[str, list[Unit]] = {}
     for unit in units:
-        part: dict[str, Any] = {
-            "key": unit.key,
-            "excerpt": excerpt.name,
-            "method": unit.method,
-            "counted": unit.counted,
-            "notes": notes,
-        }
-        limit = limits[unit.method]
-        if case is None:
-            part["skipped"] = "fewer than two instruments sound in it"
-        elif not unit.counted and case.n_sources > limit:
-            part["skipped"] = (
-                f"{unit.method} gives at most {limit} sources; "
-                f"{case.n_sources} instruments sound in it"
-            )
-        else:
-            method = (counting if unit.counted else true_count)[unit.method]
-            try:
-                sep = method(case)
-            except (ValueError, RuntimeError) as err:  # kept as a row, not lost with the rest
-                part["failed"] = f"{type(err).__name__}: {err}"
-            else:
-                part.update(_rows(excerpt, case, sep, unit))
-        if "failed" not in part:  # a failure is tried again by the next run
-            atomic_write(parts / f"{unit.key}.json", lambda t, p=part: t.write_text(json.dumps(p)))
-        done.append(part)
+        by_method.setdefault(unit.method, []).append(unit)
+    done = []
+    for same in by_method.values():
+        # a method's counting run reuses its true-count run's fits (not another method's:
+        # each method's time stays its own)
+        with nmf.reusing_fits():
+            done += [_score_unit(excerpt, case, notes, u, limits[u.method], parts) for u in same]
     return done
+
+
+def _score_unit(excerpt: Excerpt, case, notes, unit: Unit, limit: int, parts: Path) -> dict:
+    """One method's part of an excerpt, written (atomically) unless it failed."""
+    true_count, counting = _WORKER["methods"]
+    part: dict[str, Any] = {
+        "key": unit.key,
+        "excerpt": excerpt.name,
+        "method": unit.method,
+        "counted": unit.counted,
+        "notes": notes,
+    }
+    if case is None:
+        part["skipped"] = "fewer than two instruments sound in it"
+    elif not unit.counted and case.n_sources > limit:
+        part["skipped"] = (
+            f"{unit.method} gives at most {limit} sources; {case.n_sources} instruments sound in it"
+        )
+    else:
+        method = (counting if unit.counted else true_count)[unit.method]
+        try:
+            sep = method(case)
+        except (ValueError, RuntimeError) as err:  # kept as a row, not lost with the rest
+            part["failed"] = f"{type(err).__name__}: {err}"
+        else:
+            part.update(_rows(excerpt, case, sep, unit))
+    if "failed" not in part:  # a failure is tried again by the next run
+        atomic_write(parts / f"{unit.key}.json", lambda t: t.write_text(json.dumps(part)))
+    return part
 
 
 def _rows(excerpt: Excerpt, case, sep, unit: Unit) -> dict:
@@ -229,7 +254,7 @@ def run(
             jobs,
             mp_context=get_context("spawn"),
             initializer=_start,
-            initargs=(factory, args, threads),
+            initargs=(factory, args, threads, os.getpid()),
         ) as pool:
             futures = {
                 pool.submit(_score, e, fmt, units, limits, parts_dir): e for e, units in todo

@@ -392,19 +392,14 @@ fits("supervisednmf")(fitted_classes(_dictionary_parts, NMF_CLASS_FLOOR_DB, name
 #: +7.30; the oracle grouping +7.71 / +8.57); counting right 58 / 66 % (at −6 dB, every
 #: sounding output: 52 / 52 %).
 NOTE_CLASS_FLOOR_DB, LEAK_ALIKE = -15.0, 0.4
-#: ... but counted within 10 dB of the loudest. Chosen on all 266 validation pieces with the
-#: 4,096-point notes (``notenmf+classmask``; an exploratory script): right 83 % (83 / 83 in
-#: the two soundfonts) against 79 % (74 / 83) at −15 dB; −12 dB 83 %, and at −10 dB every
-#: leak from 0.35 to 1 is right 80–83 %. ``notenmf`` on 100 of them: 68 % either way.
+#: ... but counted within 10 dB of the loudest (chosen on the 266 validation pieces).
 NOTE_COUNT_FLOOR_DB = -10.0
 
 
 #: ``notenmf+classmask`` weighs each class's model by the stem network's mask for that class
 #: to this power (floored at MASK_FLOOR): a product of the two experts, the notes' fit
 #: deciding where each note is and the network, which hears each bin in its context, which
-#: class holds it. On 100 validation pieces (``benchmarks/probe_notes.py``): 0.25 +7.83 /
-#: +8.17 dB against notenmf's +7.30 / +8.15, counting right 68 / 70 % (58 / 66); an
-#: exploratory script: 0.1 +7.71 / +8.43, 0.3 +7.87 / +8.04, 0.5 +7.30 / +7.79, 1 and 2 lose.
+#: class holds it (``benchmarks/probe_notes.py --mask-weights``; the Ablations appendix).
 MASK_WEIGHT, MASK_FLOOR = 0.25, 0.01
 
 

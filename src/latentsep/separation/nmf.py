@@ -9,8 +9,12 @@ rather than to frames in which every instrument plays at once.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import inspect
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -79,6 +83,52 @@ def magnitudes(mixture: np.ndarray, n_fft: int = spectral.N_FFT) -> np.ndarray:
     return np.abs(stft(mixture, n_fft, hop_of(n_fft))).mean(axis=0)
 
 
+#: The fits kept while :func:`reusing_fits` is open (None: none is kept).
+_FITS: dict[tuple, object] | None = None
+
+
+@contextmanager
+def reusing_fits() -> Iterator[None]:
+    """Within the block, a fit (:func:`decompose`, :func:`activations`,
+    :func:`note_activations`) of the same data with the same settings runs once and is
+    reused, with identical results: a piece's true-count and counting runs fit the same
+    decompositions, the count only groups them (``latentsep evaluate`` scores each piece in
+    such a block)."""
+    global _FITS
+    outer, _FITS = _FITS, {}
+    try:
+        yield
+    finally:
+        _FITS = outer
+
+
+def _token(value) -> object:
+    if isinstance(value, np.ndarray):
+        data = np.ascontiguousarray(value)
+        return (value.shape, str(value.dtype), hashlib.sha1(data.view(np.uint8)).hexdigest())
+    return repr(value)
+
+
+def _reused(fn: Callable) -> Callable:
+    """``fn``, its results kept by its arguments while :func:`reusing_fits` is open."""
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if _FITS is None:
+            return fn(*args, **kwargs)
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        key = (fn.__name__, *(_token(v) for v in bound.arguments.values()))
+        if key not in _FITS:
+            _FITS[key] = fn(*args, **kwargs)
+        out = _FITS[key]  # copies: a caller may change its arrays in place
+        return tuple(a.copy() for a in out) if isinstance(out, tuple) else out.copy()
+
+    return wrapper
+
+
+@_reused
 def decompose(
     mixture: np.ndarray,
     n_components: int = N_COMPONENTS,
@@ -110,6 +160,7 @@ def decompose(
 _KL = dict(beta_loss="kullback-leibler", solver="mu", max_iter=200, tol=1e-3)
 
 
+@_reused
 def activations(v: np.ndarray, w: np.ndarray, tol: float = 1e-3) -> np.ndarray:
     """KL-NMF activations ``(components, frames)`` of magnitudes ``v`` ``(freqs, frames)``
     with the templates ``w`` ``(freqs, components)`` fixed (multiplicative updates from a
@@ -154,14 +205,8 @@ def n_groups(labels: np.ndarray) -> int:
 
 #: How much of each component ``nmf+streams`` hedges among the groups (:func:`hedged`): the
 #: share and the power of the mean affinity that spreads it. An NMF component is only
-#: partly one instrument (the median component of 40 validation pieces carries 70 % of its
-#: energy from one, a quarter of them under 53 %), so a hard choice at a group's edge
-#: loses more than a hedge. Chosen on the first 60 validation pieces in each training
-#: soundfont (an exploratory script): hard +3.47 / +2.66 dB; share 0.3 / 0.5 / 0.7 at
-#: power 4 +3.85 / +3.28, +3.80 / +3.47, +3.55 / +3.36; at power 2 +3.83 / +3.29, +3.68 /
-#: +3.39, +3.35 / +3.36; at power 8 +3.65 / +3.25, +3.62 / +3.32, +3.49 / +3.26. On all 266
-#: (``benchmarks/probe_grouping.py --split validation --only "pitch-local 6" hedged``):
-#: hard +2.83 / +2.80, share 0.3 / 0.5 / 0.7 +3.41 / +3.32, +3.60 / +3.54, +3.49 / +3.53.
+#: partly one instrument, so a hard choice at a group's edge loses more than a hedge
+#: (measured in the book's Ablations appendix).
 HEDGE_SHARE, HEDGE_POWER = 0.5, 4.0
 
 
@@ -247,14 +292,9 @@ def succession(h: np.ndarray, f0: np.ndarray, frames: int = 3, semitones: float 
 
 
 #: How far apart in pitch (semitones) two components' harmonic timbres still tell whether
-#: they are one instrument: the width of :func:`pitch_local`'s Gaussian. Between the NMF
-#: components of 50 validation pieces, harmonic timbre tells pairs of one instrument from
-#: pairs of two with an area under the ROC curve of 0.67 / 0.70 / 0.64 within 1.5 / 4 / 8
-#: semitones and 0.53 beyond (an exploratory script): a soundfont plays neighbouring notes
-#: from one sample, and far notes change their timbre as much as instruments differ.
-#: ``nmf+streams`` on the 266 validation pieces (``benchmarks/probe_grouping.py --split
-#: validation``, the two training soundfonts): +1.82 / +2.16 dB with timbre compared at
-#: every gap; within 4 / 6 / 8 semitones +2.71 / +2.47, +2.83 / +2.80, +2.63 / +2.66.
+#: they are one instrument: the width of :func:`pitch_local`'s Gaussian. A soundfont plays
+#: neighbouring notes from one sample, and far notes change their timbre as much as
+#: instruments differ (the Ablations appendix).
 TIMBRE_SPAN = 6.0
 
 
@@ -380,20 +420,8 @@ def decompose_and_group(
 #: is grouped on its own (the first one choosing the count when it is not given) and the
 #: sources of all are averaged, matched to the first one's. Their errors differ — a longer
 #: window resolves low notes, and a random start finds other components than NNDSVD's one
-#: deterministic start — and the average errs less than any. On the first 60 validation
-#: pieces in each training soundfont (an exploratory script, hedged grouping, mono; masks
-#: of power 1): 2048 points and 24 components alone +3.80 / +3.47 dB; 20, 24 and 28
-#: components at 2048 points +4.10 / +3.65, at 4096 +3.56 / +4.06, at 1024 +3.15 / +3.54;
-#: both 2048 and 4096 (version 5) +4.20 / +4.51; all three sizes +3.97 / +4.73; 16 to 32
-#: components at 2048 (seven ranks) +4.31 / +3.93. Then, on the first 30 in each (masks of
-#: :data:`ENSEMBLE_POWER`): version 6 +5.39 / +4.75; fitted as :data:`ENSEMBLE_FIT` +5.82 /
-#: +5.06; plus three random starts at 2048 points (200 updates) +6.39 / +5.61; three random
-#: starts alone, fitted as ENSEMBLE_FIT, at 2048 points +6.34 / +5.67, at 4096 +6.20 /
-#: +4.97, six at 2048 +6.52 / +5.89; **three at each size +6.89 / +6.01**; six at 2048 and
-#: three at 4096 +6.77 / +5.97; version 6's six fitted longer and three random starts
-#: +6.54 / +5.74. One random start alone (200 updates) +5.16 / +3.94 against NNDSVD's +3.91
-#: / +4.11. Checked on the next 30 in each, which did not choose it: +4.90 / +4.70 against
-#: version 6's +4.01 / +4.05.
+#: deterministic start — and the average errs less than any (chosen on validation pieces;
+#: on real recordings ``experiments/real_streams.py`` compares other sizes and ranks).
 ENSEMBLE = (
     (2048, 24, 1),
     (2048, 24, 2),
@@ -403,22 +431,12 @@ ENSEMBLE = (
     (4096, 24, 3),
 )
 #: ... each fitted with this budget of updates (:func:`decompose`'s ``fit``), not the
-#: default's 200 (stopping at a relative change of 10⁻³, before converging): one NNDSVD
-#: decomposition at 2048 points grouped as ``nmf+streams`` +4.90 / +4.51 dB against +3.91 /
-#: +4.11 on the same 60 pieces. Its components are purer: grouped by the truth, +7.70 /
-#: +5.52 against +6.80 / +4.75 — so the yardstick of issue 24 (the default decomposition
-#: grouped by the truth, :func:`oracle_grouping`) is not this ensemble's own ceiling.
+#: default's 200 (which stops at a relative change of 10⁻³, before converging): its
+#: components are purer, so the yardstick of issue 24 (the default decomposition grouped by
+#: the truth, :func:`oracle_grouping`) is not this ensemble's own ceiling.
 ENSEMBLE_FIT = {"max_iter": 600, "tol": 1e-4}
 #: ... each member's masks its groups' models to this power (a generalised Wiener filter):
 #: the average of soft masks is softer than any of them, and sharper members make up for it.
-#: On the same pieces (members matched on their masks of power 1): power 1 +4.20 / +4.51 dB,
-#: 1.25 +4.32 / +4.68, **1.5 +4.38 / +4.80** (matched on their own, as here: +4.38 / +4.77),
-#: 2 +4.35 / +4.81, 3 +4.17 / +4.72; one decomposition at 1.5 +3.69 / +3.19 against +3.80 /
-#: +3.47 at 1 (alone, its masks are sharp enough). Re-masking the average instead (its
-#: magnitudes to the power 1.25 / 1.5 / 1.75 on the package's STFT) +4.38 / +4.61, +4.42 /
-#: +4.57, +4.39 / +4.53. In stereo (40 + 40 of them, with the pan) 1.5 is no better: +4.81 /
-#: +6.36 against +5.14 / +6.22 at 1 — kept for both, a 0.1 dB mean loss there against 0.2
-#: gained in mono.
 ENSEMBLE_POWER = 1.5
 
 
@@ -783,6 +801,7 @@ def _loud(h: np.ndarray) -> np.ndarray:
     return np.flatnonzero(energy >= energy.max() * PRUNE_SHARE)
 
 
+@_reused
 def note_activations(v: np.ndarray, w: np.ndarray) -> np.ndarray:
     """KL-NMF activations ``(atoms, frames)`` of magnitudes ``v`` ``(freqs, frames)`` with
     the templates ``w`` ``(freqs, atoms)`` fixed and summing to one: :func:`pooled_fit`'s,
