@@ -7,7 +7,7 @@ Each variant changes one setting of ``latentsep.separation.methods.streams_optio
 scored on every excerpt of ``data/real/urmp-dev`` (``scripts/real_devset.py``), the true
 count given: median SI-SDRi over (excerpt, instrument) pairs. A variant's table is cached
 under ``data/experiments/`` keyed by the variant, the excerpts and the package's code.
-``--smoke`` runs two variants on two synthetic pieces (the test suite does).
+``--smoke`` runs three variants on two synthetic pieces (the test suite does).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from latentsep import pipeline
 from latentsep.evaluation import metrics, multitrack, scoring
 from latentsep.paths import atomic_write, code_digest, data_dir, param_key
 from latentsep.presets import get_preset
-from latentsep.separation import methods, nmf
+from latentsep.separation import clustering, methods, nmf
 
 SIZES = sorted({m[0] for m in nmf.ENSEMBLE})
 
@@ -43,7 +43,34 @@ VARIANTS: dict[str, dict] = {
     "masks of power 2": {"power": 2.0},
     "no hedge": {"hedge": 0.0},
     "hedge 0.7": {"hedge": 0.7},
+    "timbre within 3 semitones": {"affinity": "span 3"},
+    "timbre within 12 semitones": {"affinity": "span 12"},
+    "× register (12 semitones)": {"affinity": "register 12"},
+    "cannot-link squared": {"affinity": "cannot-link 2"},
 }
+
+
+def affinity(variant: str, rate: int):
+    """``nmf+streams``' affinity with one change (``"span S"``: timbre compared within S
+    semitones; ``"register S"``: times a Gaussian of the fundamentals' gap, S semitones
+    wide; ``"cannot-link P"``: the overlap's factor to the power P), as its options take it."""
+    what, value = variant.split()
+    value = float(value)
+
+    def links(mixture, w, h, n_fft):
+        span = value if what == "span" else nmf.TIMBRE_SPAN
+        f0 = np.log2(nmf.fundamentals(w, rate, n_fft))
+        timbre = nmf.pitch_local(
+            clustering.gaussian_affinity(nmf.harmonic_timbre(w, rate, n_fft)), f0, span
+        )
+        apart = (1 - nmf.overlap(h)) ** (value if what == "cannot-link" else 1.0)
+        out = timbre * apart * (1 + nmf.succession(h, f0))
+        if what == "register":
+            gap = 12 * (f0[:, None] - f0[None, :])
+            out = out * np.exp(-0.5 * (gap / value) ** 2)
+        return out * nmf.pan_affinity(nmf.channel_angles(mixture, w, h, n_fft=n_fft))
+
+    return links
 
 
 def cases(preset) -> list[scoring.Case]:
@@ -61,7 +88,10 @@ def score(name: str, changes: dict, cases_: list[scoring.Case]) -> pd.DataFrame:
         return pd.read_csv(path)
     rows = []
     for case in cases_:
-        options = methods.streams_options(case.rate, **changes)
+        named = (
+            {"affinity": affinity(changes["affinity"], case.rate)} if "affinity" in changes else {}
+        )
+        options = methods.streams_options(case.rate, **{**changes, **named})
         sources, _ = nmf.separate(case.mixture, case.n_sources, seed=0, **options)
         for row in metrics.separation_scores(
             case.references, sources, case.mixture, case.rate, False, None
@@ -92,7 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="cpu")
     args = parser.parse_args(argv)
     if args.smoke:
-        cases_, names = smoke_cases(), ["as registered", "masks of power 1"]
+        cases_, names = (
+            smoke_cases(),
+            ["as registered", "masks of power 1", "× register (12 semitones)"],
+        )
     else:
         if not pipeline.real_dev_set().is_dir():
             print(f"{pipeline.real_dev_set()}: lay it out with scripts/real_devset.py")
