@@ -58,21 +58,3 @@ def stft_round_trip(x: np.ndarray) -> float:
     from latentsep.separation import masks
 
     return best_time(lambda: masks.apply_masks(x, [np.ones(1)]))
-
-
-def probe_sets(preset, split: str, pieces: int | None = None) -> list[tuple[str, list]]:
-    """The tracks a probe scores: ``validation`` — the train pieces nothing here learned
-    from (:func:`latentsep.pipeline.validation_tracks`), in every training soundfont, to
-    choose on; ``test`` — the embedded test set and the unseen timbres, to report.
-    ``pieces`` keeps each set's first ones."""
-    from latentsep import pipeline
-
-    if split == "validation":
-        return [
-            (f"validation ({sf})", pipeline.validation_tracks(preset, sf, progress=False)[:pieces])
-            for sf in preset.stemnet.soundfonts
-        ]
-    return [
-        ("embedded", pipeline.tracks(preset.data, "test")[:pieces]),
-        ("unseen", pipeline.unseen_tracks(preset.data)[:pieces]),
-    ]

@@ -325,9 +325,9 @@ def test_bad_checkpoints_say_what_they_are(tmp_path: Path):
     (tmp_path / "text.pt").write_bytes(b"invalid literal")
     torch.save({"x": 1}, tmp_path / "dict.pt")
     sep_cfg = get_preset("smoke").separator
-    from latentsep.models.separator import MaskSeparator
+    from latentsep.models.masknet import MaskNetwork
 
-    mixit.save(MaskSeparator(sep_cfg), "mixit", [], tmp_path / "separator.pt")
+    mixit.save(MaskNetwork(sep_cfg), "mixit", [], tmp_path / "separator.pt")
     model = Autoencoder(SMOKE.model)
     training.save_checkpoint(tmp_path / "ok.pt", model, None, 0, training.History(), SMOKE)
     payload = torch.load(tmp_path / "ok.pt", weights_only=False)

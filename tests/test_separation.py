@@ -504,13 +504,13 @@ def test_fits_are_reused_inside_the_block_with_identical_results(monkeypatch):
     from latentsep.separation import nmf
 
     made = []
-    real = nmf.NMF
+    real = nmf.core.NMF
 
     def counted(*args, **kwargs):
         made.append(kwargs.get("random_state"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(nmf, "NMF", counted)
+    monkeypatch.setattr(nmf.core, "NMF", counted)
     x = np.abs(np.random.default_rng(0).standard_normal((1, 8000))).astype(np.float32)
     alone = nmf.decompose(x, 6, n_fft=512)
     with nmf.reusing_fits():

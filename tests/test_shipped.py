@@ -16,8 +16,9 @@ from latentsep import cli, pipeline
 from latentsep.book import build
 from latentsep.data import render
 from latentsep.evaluation import scoring
-from latentsep.models import mixit, openunmix, stemnet, training
+from latentsep.models import mixit, openunmix, stemnet_training, training
 from latentsep.paths import file_sha256
+from latentsep.pipeline import artifacts, evaluations
 from latentsep.presets import get_preset
 from latentsep.separation import METHODS
 
@@ -77,7 +78,7 @@ def _stage1(preset):
 
 
 def _pit(preset):
-    return pipeline.separator(preset, "pit", progress=False)[2]
+    return pipeline.mask_network(preset, "pit", progress=False)[2]
 
 
 def _stemnet(preset):
@@ -94,7 +95,11 @@ MADE = {
     "autoencoder": (_autoencoder, 0, (training, "fit")),
     "stage 1": (_stage1, len(pipeline.AUTOENCODER_VARIANTS), (openunmix, "train_other")),
     "separator (pit)": (_pit, len(pipeline.AUTOENCODER_VARIANTS) + 2, (mixit, "train")),
-    "stem-trained network": (_stemnet, len(pipeline.AUTOENCODER_VARIANTS) + 3, (stemnet, "train")),
+    "stem-trained network": (
+        _stemnet,
+        len(pipeline.AUTOENCODER_VARIANTS) + 3,
+        (stemnet_training, "train"),
+    ),
     "track plan": (_plan, -1, (render, "plan")),  # smoke: one plan; parsing, not training
 }
 
@@ -108,7 +113,7 @@ def test_a_shipped_artifact_is_used_instead_of_training(
     make, index, (module, trainer) = MADE[name]
     art, files, command = pipeline.shippable(SMOKE)[index]
     assert art.name.startswith(name.split(" (")[0])
-    monkeypatch.setattr(pipeline, "shipped_dir", lambda: tmp_path / "shipped")
+    monkeypatch.setattr(artifacts, "shipped_dir", lambda: tmp_path / "shipped")
     assert make(SMOKE) == art.path  # trained (smoke: seconds) into the cache
     assert pipeline.origin(art) == "made on this machine"
     pipeline.ship(art, files, command)
@@ -136,11 +141,11 @@ def test_evaluate_leaves_out_learned_methods_that_would_train(
 ):
     """`latentsep evaluate`'s default list trains nothing unasked: a learned method is in it
     only once its network is made or shipped."""
-    monkeypatch.setattr(pipeline, "shipped_dir", lambda: tmp_path / "shipped")
+    monkeypatch.setattr(artifacts, "shipped_dir", lambda: tmp_path / "shipped")
     fresh = get_preset("smoke", {"separator.steps": 3})  # a key no other test has made
     assert "pit" not in cli.default_evaluation_methods(fresh)
     assert "nmf+harmonic" in cli.default_evaluation_methods(fresh)
-    pipeline.separator(fresh, "pit", progress=False)
+    pipeline.mask_network(fresh, "pit", progress=False)
     assert "pit" in cli.default_evaluation_methods(fresh)
 
 
@@ -149,14 +154,15 @@ def test_a_shipped_evaluation_is_used_instead_of_scoring(
 ):
     """An evaluation table made with shipped models is shipped and restored: nothing is
     scored again; one made with a model that is not declared is not shippable."""
-    monkeypatch.setattr(pipeline, "shipped_dir", lambda: tmp_path / "shipped")
+    monkeypatch.setattr(artifacts, "shipped_dir", lambda: tmp_path / "shipped")
     first = pipeline.evaluate_test_set(SMOKE, ["nmf"], n_tracks=1, progress=False)
     tables = pipeline.shippable_evaluations(SMOKE)
     tracks = [c.track for c in first.cases]
     art = pipeline.evaluation_artifact(first.model_dir.name, tracks, ["nmf"], 0)  # its own
     assert art.key in {a.key for a, _, _ in tables}
-    assert pipeline.evaluation_is_current(art.params, SMOKE)
-    assert not pipeline.evaluation_is_current([art.params[0], "0000000000", *art.params[2:]], SMOKE)
+    assert pipeline.evaluation_is_current("evaluation", art.params, SMOKE)
+    other_model = [art.params[0], "0000000000", *art.params[2:]]
+    assert not pipeline.evaluation_is_current("evaluation", other_model, SMOKE)
     for a, files, command in tables:
         pipeline.ship(a, files, command)
     assert art.shipped_name in pipeline.current_shipped()
@@ -180,19 +186,24 @@ def test_an_evaluation_of_the_network_a_refined_one_started_from_is_stale():
     assert parent in shipped and pipeline.stemnet_artifact(refined).key in shipped
     ae = pipeline.autoencoder_artifact(refined).key
 
-    def params(net: str) -> list:
-        return [scoring.EVALUATION_VERSION, ae, {"classmask": net, "nmf+classmask": net}]
+    def current(net: str) -> list[bool]:
+        scores = pipeline.evaluation_artifact(ae, ["t"], ["classmask"], 0, {"classmask": net})
+        counts = pipeline.TableKey(ae, ["t"], {"classmask": net}, {"separators": ["classmask"]})
+        return [
+            pipeline.evaluation_is_current("evaluation", scores.params, refined),
+            pipeline.evaluation_is_current("counts", counts.params(), refined),
+        ]
 
-    assert pipeline.evaluation_is_current(params(pipeline.stemnet_artifact(refined).key), refined)
-    assert not pipeline.evaluation_is_current(params(parent), refined)
+    assert current(pipeline.stemnet_artifact(refined).key) == [True, True]
+    assert current(parent) == [False, False]
 
 
 def test_a_test_sets_origin_says_which_methods_scores_were_shipped():
     shipped = "shipped: made on 2026-12-01 by `latentsep book`"
-    assert pipeline._origins([shipped, shipped]) == shipped
-    mixed = pipeline._origins([shipped, pipeline.MADE_HERE, shipped])
+    assert evaluations._origins([shipped, shipped]) == shipped
+    mixed = evaluations._origins([shipped, pipeline.MADE_HERE, shipped])
     assert mixed == f"2 of 3 methods' scores {shipped}; 1 {pipeline.MADE_HERE}"
-    assert "(some in other builds)" in pipeline._origins([shipped, shipped + " (earlier)"])
+    assert "(some in other builds)" in evaluations._origins([shipped, shipped + " (earlier)"])
 
 
 def test_a_changed_method_is_scored_again_and_no_other(monkeypatch: pytest.MonkeyPatch):
@@ -202,13 +213,13 @@ def test_a_changed_method_is_scored_again_and_no_other(monkeypatch: pytest.Monke
     nets = {"notenmf": pipeline.network_artifact(SMOKE, "notenmf").key}
     before = pipeline.evaluation_artifact(ae, ["t"], ["notenmf"], 0, nets)
     other = pipeline.evaluation_artifact(ae, ["t"], ["nmf"], 0).key
-    assert pipeline.evaluation_is_current(before.params, SMOKE)
+    assert pipeline.evaluation_is_current("evaluation", before.params, SMOKE)
     spec = METHODS["notenmf"]
     monkeypatch.setitem(METHODS, "notenmf", dataclasses.replace(spec, version=spec.version + 1))
     after = pipeline.evaluation_artifact(ae, ["t"], ["notenmf"], 0, nets)
     assert after.key != before.key
-    assert pipeline.evaluation_is_current(after.params, SMOKE)
-    assert not pipeline.evaluation_is_current(before.params, SMOKE)
+    assert pipeline.evaluation_is_current("evaluation", after.params, SMOKE)
+    assert not pipeline.evaluation_is_current("evaluation", before.params, SMOKE)
     assert pipeline.evaluation_artifact(ae, ["t"], ["nmf"], 0).key == other
 
 
@@ -226,12 +237,41 @@ def test_a_method_of_two_networks_is_keyed_by_both_and_ready_when_both_are(
     assert pipeline.network_artifact(refined, method).key != both.key
     ae = pipeline.autoencoder_artifact(SMOKE).key
     table = pipeline.evaluation_artifact(ae, ["t"], [method], 0, {method: both.key})
-    assert pipeline.evaluation_is_current(table.params, SMOKE)
+    assert pipeline.evaluation_is_current("evaluation", table.params, SMOKE)
     stale = pipeline.evaluation_artifact(ae, ["t"], [method], 0, {method: notes.key})
-    assert not pipeline.evaluation_is_current(stale.params, SMOKE)
-    monkeypatch.setattr(pipeline, "shipped_manifest", lambda: {notes.shipped_name: {}})
+    assert not pipeline.evaluation_is_current("evaluation", stale.params, SMOKE)
+    monkeypatch.setattr(artifacts, "shipped_manifest", lambda: {notes.shipped_name: {}})
     made = {notes.key}
-    monkeypatch.setattr(pipeline, "_status_row", lambda n, f, key: {"cached": key in made})
+    monkeypatch.setattr(artifacts, "is_cached", lambda folder, key: key in made)
     assert pipeline.ready(SMOKE, "notenmf") and not pipeline.ready(SMOKE, method)
     made.add(net.key)
     assert pipeline.ready(SMOKE, method)
+
+
+def test_evaluation_keys_read_back_by_name_and_keep_their_layout():
+    """A table's key is typed (no position-based reading) and its parameters keep the list
+    layout the shipped tables were keyed by, so no shipped key moves."""
+    nets = {"notenmf": "abc"}
+    key = pipeline.ScoresKey("ae", ["t"], ["notenmf"], 0, nets, {"notenmf": 2}, "FluidR3_GM")
+    assert pipeline.ScoresKey.parse(key.params()) == key
+    assert key.params() == [
+        scoring.EVALUATION_VERSION,
+        "ae",
+        ["t"],
+        ["notenmf"],
+        0,
+        nets,
+        {"method versions": {"notenmf": 2}},
+        {"soundfont": "FluidR3_GM"},
+    ]
+    plain = pipeline.ScoresKey("ae", ["t"], ["nmf"], 0)
+    assert plain.params() == [scoring.EVALUATION_VERSION, "ae", ["t"], ["nmf"], 0]
+    assert pipeline.ScoresKey.parse(plain.params()) == plain
+    table = pipeline.TableKey("ae", ["t"], nets, {"seed": 0}, "FluidR3_GM")
+    assert pipeline.TableKey.parse(table.params()) == table
+
+
+def test_every_learned_method_names_a_network_of_the_one_table():
+    learned = {m.network for m in METHODS.values() if m.learned}
+    assert learned <= set(pipeline.NETWORKS)
+    assert all(m.network is None for m in METHODS.values() if not m.learned)

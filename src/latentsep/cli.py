@@ -16,13 +16,18 @@ from latentsep.presets import PRESETS, Preset, PresetError, get_preset
 Handler = Callable[[argparse.Namespace, Preset], int]
 Arguments = Callable[[argparse.ArgumentParser], None]
 COMMANDS: dict[str, tuple[str, Handler, Arguments | None]] = {}
+#: Earlier names of commands, still accepted.
+ALIASES: dict[str, tuple[str, ...]] = {}
 
 
-def command(name: str, help_text: str, arguments: Arguments | None = None):
+def command(
+    name: str, help_text: str, arguments: Arguments | None = None, aliases: tuple[str, ...] = ()
+):
     """Register a subcommand: its handler gets the parsed args and the resolved preset."""
 
     def register(fn: Handler) -> Handler:
         COMMANDS[name] = (help_text, fn, arguments)
+        ALIASES[name] = aliases
         return fn
 
     return register
@@ -130,7 +135,7 @@ def _train(args: argparse.Namespace, preset: Preset) -> int:
     return 0
 
 
-def _train_separator_args(p: argparse.ArgumentParser) -> None:
+def _train_stem_models_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--retrain",
         action="store_true",
@@ -140,13 +145,14 @@ def _train_separator_args(p: argparse.ArgumentParser) -> None:
 
 
 @command(
-    "train-separator",
-    "train the network learned from rendered stems (classmask, deepclustering) and the "
-    "dictionaries (supervisednmf, notenmf), or reuse them",
-    _train_separator_args,
+    "train-stem-models",
+    "train what is learned from rendered stems: the stem network (classmask, "
+    "deepclustering) and the dictionaries (supervisednmf, notenmf), or reuse them",
+    _train_stem_models_args,
+    aliases=("train-separator",),
 )
-def _train_separator(args: argparse.Namespace, preset: Preset) -> int:
-    import os
+def _train_stem_models(args: argparse.Namespace, preset: Preset) -> int:
+    import contextlib
 
     import torch
 
@@ -155,8 +161,8 @@ def _train_separator(args: argparse.Namespace, preset: Preset) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    fresh = pipeline.without_shipped() if args.retrain else contextlib.nullcontext()
     if args.retrain:
-        os.environ["LATENTSEP_RETRAIN"] = "1"  # shipped copies are not restored either
         nets = [pipeline.stemnet_artifact(p) for p in (preset, pipeline.refined_from(preset)) if p]
         dicts = (
             pipeline.dictionaries_artifact(preset),
@@ -165,9 +171,10 @@ def _train_separator(args: argparse.Namespace, preset: Preset) -> int:
         for art in (*nets, *dicts):  # and what it refines
             pipeline.forget(art)
     try:
-        _, history, out = pipeline.stemnet_model(preset)
-        pipeline.dictionaries(preset)
-        pipeline.note_dictionaries(preset)
+        with fresh:  # with --retrain, shipped copies are not restored either
+            _, history, out = pipeline.stemnet_model(preset)
+            pipeline.dictionaries(preset)
+            pipeline.note_dictionaries(preset)
     except SoundfontError as err:
         print(f"latentsep: {err}", file=sys.stderr)
         return 2
@@ -508,7 +515,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"latentsep {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, _, arguments) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text)
+        p = sub.add_parser(name, help=help_text, aliases=ALIASES.get(name, ()))
+        p.set_defaults(command=name)
         p.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
         p.add_argument(
             "--set",

@@ -1,4 +1,4 @@
-"""Training the mask separator without stems (MixIT) and with them (PIT, its twin).
+"""Training the mask network without stems (MixIT) and with them (PIT, its twin).
 
 **MixIT** (Wisdom et al. 2020): two "other" stems of different train tracks are added into
 a mixture of mixtures; the separator's M outputs are split between the two stems in the way
@@ -25,7 +25,7 @@ from tqdm import tqdm  # text bars: tqdm.auto draws widgets, raw JSON in a saved
 
 from latentsep.audio import crop, random_start
 from latentsep.device import pick_device
-from latentsep.models.separator import MaskSeparator
+from latentsep.models.masknet import MaskNetwork
 from latentsep.models.training import read_checkpoint
 from latentsep.paths import atomic_write
 from latentsep.presets import SeparatorConfig
@@ -126,7 +126,7 @@ def train(
     *,
     device: str | None = None,
     progress: bool = True,
-) -> tuple[MaskSeparator, list[dict]]:
+) -> tuple[MaskNetwork, list[dict]]:
     """Train a separator on mono ``stems`` ``(1, samples)`` at ``cfg.sample_rate`` (and, for
     ``mode="pit"``, each stem's instrument ``parts``); write ``out_dir/separator.pt``
     atomically and return the model and its history (loss every 50 steps, seconds)."""
@@ -138,7 +138,7 @@ def train(
         raise ValueError("PIT needs each stem's instrument parts")
     dev = pick_device(device)
     torch.manual_seed(cfg.seed)
-    model = MaskSeparator(cfg).to(dev)
+    model = MaskNetwork(cfg).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     n = int(cfg.segment_seconds * cfg.sample_rate)
     tau = 10 ** (-cfg.snr_max_db / 10)
@@ -172,7 +172,7 @@ def train(
     return model, history
 
 
-def save(model: MaskSeparator, mode: str, history: list[dict], path: Path) -> Path:
+def save(model: MaskNetwork, mode: str, history: list[dict], path: Path) -> Path:
     payload = {
         "format": FORMAT,
         "version": TRAINING_VERSION,
@@ -185,10 +185,10 @@ def save(model: MaskSeparator, mode: str, history: list[dict], path: Path) -> Pa
     return atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
-def load(path: Path, device: str | torch.device = "cpu") -> tuple[MaskSeparator, dict]:
+def load(path: Path, device: str | torch.device = "cpu") -> tuple[MaskNetwork, dict]:
     """A separator from :func:`save`'s file, in eval mode, and the file's payload; a clear
     :class:`ValueError` naming the file when it is not one of this version."""
     payload = read_checkpoint(path, FORMAT, TRAINING_VERSION, device)
-    model = MaskSeparator(SeparatorConfig(**payload["config"])).to(device)
+    model = MaskNetwork(SeparatorConfig(**payload["config"])).to(device)
     model.load_state_dict(payload["state_dict"])
     return model.eval(), payload

@@ -254,7 +254,7 @@ def separate(
         references: the true sources, ``(channels, samples)`` each in the same format as
             ``audio``, for the oracles (``needs_references``).
         separator: the trained network of a ``learned`` method
-            (:func:`latentsep.pipeline.separator` trains or loads it).
+            (:func:`latentsep.pipeline.mask_network` trains or loads it).
         name: names the input in error messages (e.g. its file name).
 
     Returns:

@@ -1,6 +1,9 @@
 """``notenmf`` (issue 23): NMF whose atoms are the training soundfonts' own notes, beside the
 methods it would replace, on the pieces methods are chosen on.
 
+    .venv/bin/python experiments/notenmf.py --preset cpu [--split validation|test] [--pieces 50]
+        [--no-baselines] [--mask-weights 0.1 0.25 0.5] [--smoke]
+
 For every case the note atoms' activations are fitted once (as registered:
 ``nmf.note_activations``); the class parts are shared out by ratio masks and grouped with the
 true count — ``co-activity``: the sounding class outputs clustered by how alike their models'
@@ -13,20 +16,20 @@ network's class masks to that power), grouped as registered and by the oracle. T
 often each floor and leak threshold (``learned.count_unlike``) counts right.
 The baselines, as registered: ``classmask``, ``supervisednmf`` and ``nmf+classmask``.
 ``validation`` (the default): the train pieces no network or dictionary learned from, in
-every training soundfont; ``test``: the two test sets, to report.
-
-    python benchmarks/probe_notes.py --preset cpu [--split validation|test] [--pieces 50]
-        [--mask-weights 0.1 0.25 0.5]
+every training soundfont; ``test``: the two test sets, to report. ``--smoke`` does it all
+with the smoke preset's dictionaries and network on the first piece of each test set (the
+test suite does).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import numpy as np
-from common import probe_sets
+from _shared import scored_sets
 
 from latentsep import pipeline
 from latentsep.evaluation import metrics, scoring
@@ -52,7 +55,7 @@ def oracle_labels(case, outs: np.ndarray) -> np.ndarray:
 
 def note_variants(case, dicts) -> tuple[dict[str, list[float]], dict[str, bool]]:
     """SI-SDRi of each grouping's sources, and whether each counting rule is right."""
-    outs, alike = learned._note_parts(dicts, case.mixture, case.rate)
+    outs, alike = learned.note_parts(learned.NotesAndMasks(dicts), case.mixture, case.rate)
     return groupings(case, outs, alike)
 
 
@@ -62,7 +65,7 @@ def weighed(case, dicts, net, weights) -> tuple[dict[str, list[float]], dict[str
     scores, right = {}, {}
     both = learned.NotesAndMasks(dicts, net)
     for weight in weights:
-        outs, alike = learned._note_parts(both, case.mixture, case.rate, weight)
+        outs, alike = learned.note_parts(both, case.mixture, case.rate, weight)
         name = f"notenmf+classmask, weight {weight}"
         n = case.n_sources
         sources = learned.group(outs, n, learned.NOTE_CLASS_FLOOR_DB, KS, alike=alike)[0]
@@ -98,8 +101,8 @@ def groupings(case, outs, alike) -> tuple[dict[str, list[float]], dict[str, bool
     return out, counts(outs, alike, n)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--split", choices=["validation", "test"], default="validation")
     parser.add_argument("--pieces", type=int, default=None, help="each set's first pieces")
@@ -111,12 +114,15 @@ def main() -> int:
         default=[learned.MASK_WEIGHT],
         help="notenmf+classmask's weights of the class masks to score (none: skip it)",
     )
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="smoke preset, two test pieces")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.preset, args.split, args.pieces = "smoke", "test", 1
     base = get_preset(args.preset)
     dicts = pipeline.note_dictionaries(base, progress=False)[0]
     nets = {m: pipeline.network(base, m, progress=False)[0] for m in BASELINES}
     results = {}
-    for label, tracks in probe_sets(base, args.split, args.pieces):
+    for label, tracks in scored_sets(base, args.split, args.pieces):
         cases = scoring.cases(tracks, base.model)
         scores: dict[str, list[float]] = {}
         right: dict[str, list[bool]] = {}
@@ -151,4 +157,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -1,8 +1,10 @@
 """Where the instruments sit in the stereo image, as a cue for grouping and counting.
 
+    .venv/bin/python experiments/stereo_pan.py [--pieces 40] [--split test] [--nmf-only] [--smoke]
+
 The renderer pans each instrument of the "other" stem at random (−0.6 … 0.6, constant
 power), but the ``cpu`` preset, like its mono autoencoder, scores mono mix-downs, where this
-cue does not exist. This probe renders the validation pieces (train pieces nothing learned
+cue does not exist. This study renders the validation pieces (train pieces nothing learned
 from) in stereo and measures what the pan adds to
 
 - ``nmf+streams``: each NMF component's stereo angle (``nmf.channel_angles``), its
@@ -14,16 +16,18 @@ from) in stereo and measures what the pan adds to
   co-activity (which clusters the outputs and, through ``learned.count_likely`` since
   version 5, judges leaks when counting) times the same.
 
-    python benchmarks/probe_stereo.py [--pieces 40] [--split test] [--nmf-only]
+``--smoke`` does it all with the smoke preset's network on the first piece of each test set,
+in stereo (the test suite does).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 
 import numpy as np
-from common import probe_sets
+from _shared import scored_sets
 
 from latentsep import pipeline
 from latentsep.evaluation import metrics, scoring
@@ -42,16 +46,19 @@ def scores(case, sources) -> list[float]:
     return [s["SI-SDRi (dB)"] for s in found]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pieces", type=int, default=40, help="per soundfont")
     parser.add_argument("--split", choices=["validation", "test"], default="validation")
     parser.add_argument("--nmf-only", action="store_true", help="leave out notenmf+classmask")
-    args = parser.parse_args()
-    base = get_preset("cpu")
+    parser.add_argument("--smoke", action="store_true", help="smoke preset, two test pieces")
+    args = parser.parse_args(argv)
+    base = get_preset("smoke" if args.smoke else "cpu")
+    if args.smoke:
+        args.split, args.pieces = "test", 1
     stereo = dataclasses.replace(base.model, channels=2)
     both = None if args.nmf_only else pipeline.network(base, "notenmf+classmask", progress=False)[0]
-    for label, tracks in probe_sets(base, args.split, args.pieces):
+    for label, tracks in scored_sets(base, args.split, args.pieces):
         sdr: dict[str, list[float]] = {}
         right: dict[str, list[bool]] = {}
         for case in scoring.cases(tracks, stereo):
@@ -73,7 +80,7 @@ def main() -> int:
             sdr.setdefault("nmf+streams as registered", []).extend(scores(case, src))
             if args.nmf_only:
                 continue
-            outs, alike = learned._note_parts(both, case.mixture, case.rate)
+            outs, alike = learned.note_parts(both, case.mixture, case.rate)
             e = np.sum(np.asarray(outs, np.float64) ** 2, axis=2)  # (classes, channels)
             out_theta = np.arctan2(np.sqrt(e[:, 1]), np.sqrt(e[:, 0]))
             for sigma in SIGMAS:
@@ -90,4 +97,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

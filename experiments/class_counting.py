@@ -1,5 +1,8 @@
 """How the class-output methods count: each floor, on the pieces the counting is chosen on.
 
+    .venv/bin/python experiments/class_counting.py --preset cpu [--split validation|test]
+        [--fit] [--smoke]
+
 For every case, the energy of each class output — the network's (``classmask``: its outputs
 in time; ``nmf+classmask``: read from the masked spectrogram of the mono mix-down, as
 :func:`latentsep.separation.learned.class_energies` does) and the class dictionaries'
@@ -15,17 +18,19 @@ all (printed as ``learned.COUNT_WEIGHTS`` and ``COUNT_BIAS``), and how often it 
 right in five folds of the pieces and trained on one soundfont, read on the other — beside
 the floor and leak rule (``learned.count_unlike``) on the same pieces.
 
-    python benchmarks/probe_counting.py --preset cpu [--split validation|test] [--fit]
+``--smoke`` does both with the smoke preset's networks on the first test piece of each
+test set (the test suite does).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import numpy as np
-from common import probe_sets
+from _shared import scored_sets
 
 from latentsep import pipeline
 from latentsep.evaluation import scoring
@@ -40,24 +45,27 @@ def energies(case, net, dicts) -> dict[str, np.ndarray]:
     return {
         "network outputs": learned.energies(learned.outputs(net, case.mixture, case.rate)),
         "network spectrogram": learned.class_energies(net, case.mixture, case.rate),
-        "dictionaries": learned.energies(learned._dictionary_parts(dicts, case.mixture, case.rate)),
+        "dictionaries": learned.energies(learned.dictionary_parts(dicts, case.mixture, case.rate)),
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--split", choices=["validation", "test"], default="validation")
     parser.add_argument("--fit", action="store_true", help="fit notenmf+classmask's count")
-    args = parser.parse_args()
-    base = get_preset(args.preset)
+    parser.add_argument("--smoke", action="store_true", help="smoke preset, two test pieces")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        base, split, pieces = get_preset("smoke"), "test", 1
+    else:
+        base, split, pieces = get_preset(args.preset), args.split, None
     if args.fit:
         return fit_count(base)
     net = pipeline.network(base, "classmask", progress=False)[0]
     dicts = pipeline.dictionaries(base, progress=False)[0]
-    sets = probe_sets(base, args.split)
     out = {}
-    for label, tracks in sets:
+    for label, tracks in scored_sets(base, split, pieces):
         right: dict[str, list[bool]] = {}
         t0 = time.perf_counter()
         for case in scoring.cases(tracks, base.model):
@@ -72,26 +80,28 @@ def main() -> int:
             n = clustering.affinity_eigengap_k(affinity, KS)
             right.setdefault("nmf+classes eigengap", []).append(n == case.n_sources)
         out[label] = {k: round(100 * float(np.mean(v))) for k, v in right.items()}
-        print(f"{label} ({len(tracks)} tracks, {time.perf_counter() - t0:.0f} s)")
+        print(f"{label} ({len(tracks)} tracks, {time.perf_counter() - t0:.0f} s), right (%):")
         for rule, pct in sorted(out[label].items(), key=lambda kv: -kv[1]):
-            print(f"  {rule:32s} {pct:3d} % right")
+            print(f"  {rule:32s} {pct:3d}")
     print(json.dumps(out))
+    if args.smoke:  # the counting model too, fitted on the same pieces
+        return fit_count(base, split, pieces)
     return 0
 
 
 FIT_C = 1.0  # the logistic model's inverse L2 weight
 
 
-def fit_count(base) -> int:
+def fit_count(base, split: str = "validation", pieces_each: int | None = None) -> int:
     """``--fit``: the counting model of ``notenmf+classmask`` on the validation pieces."""
     from sklearn.linear_model import LogisticRegression
 
     both = pipeline.network(base, "notenmf+classmask", progress=False)[0]
     classes = both.notes.classes
     pieces = []  # (soundfont, energies, co-activity, true count, which classes play)
-    for label, tracks in probe_sets(base, "validation"):
+    for label, tracks in scored_sets(base, split, pieces_each):
         for case in scoring.cases(tracks, base.model):
-            outs, alike = learned._note_parts(both, case.mixture, case.rate)
+            outs, alike = learned.note_parts(both, case.mixture, case.rate)
             energy = learned.energies(outs)
             plays = np.array([c in case.references for c in classes])
             pieces.append((label, energy, alike, case.n_sources, plays))
@@ -122,16 +132,16 @@ def fit_count(base) -> int:
         held = set(fold.tolist())
         model = fitted([p for i, p in enumerate(pieces) if i not in held])
         cv += right([pieces[i] for i in fold], *model)
-    print(f"{len(pieces)} validation pieces")
+    print(f"{len(pieces)} {split} pieces, right (%):")
     floor = [
         learned.count_unlike(e, a, learned.NOTE_COUNT_FLOOR_DB, KS) == n for _, e, a, n, _ in pieces
     ]
-    print(f"  floor and leak rule: {100 * np.mean(floor):.0f} % right")
-    print(f"  counting model, five folds: {100 * np.mean(cv):.0f} % right")
+    print(f"  floor and leak rule: {100 * np.mean(floor):.0f}")
+    print(f"  counting model, five folds: {100 * np.mean(cv):.0f}")
     for label in sorted({p[0] for p in pieces}):
         model = fitted([p for p in pieces if p[0] != label])
         pct = 100 * np.mean(right([p for p in pieces if p[0] == label], *model))
-        print(f"  counting model fitted without {label}, read on it: {pct:.0f} % right")
+        print(f"  counting model fitted without {label}, read on it: {pct:.0f}")
     weights, bias = fitted(pieces)
     print("COUNT_WEIGHTS =", {k: round(v, 3) for k, v in weights.items()})
     print("COUNT_BIAS =", {k: round(v, 3) for k, v in bias.items()})
@@ -139,4 +149,4 @@ def fit_count(base) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

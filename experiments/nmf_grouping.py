@@ -1,12 +1,15 @@
-"""Issue 24's probe: how NMF components are grouped, one idea at a time.
+"""Issue 24's study: how NMF components are grouped, one idea at a time.
+
+    .venv/bin/python experiments/nmf_grouping.py --preset cpu [--tracks 20]
+        [--split test|validation] [--only NAME ...] [--smoke]
 
 Every test track is decomposed once (the default method's KL-NMF); each grouping is then a
 labelling of the same components, scored by its adjusted Rand index against the oracle
 grouping (each component to the true instrument it correlates with most) and by the median
 SI-SDRi of the sources it gives, with the true count. On the embedded test set and on the
-same pieces played by the unseen soundfont.
-
-    python benchmarks/probe_grouping.py --preset cpu [--tracks 20]
+same pieces played by the unseen soundfont (``--split validation``: the validation pieces,
+where a choice may be made). ``--smoke`` scores every grouping with the smoke preset's
+dictionaries and network on the first piece of each test set (the test suite does).
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import sys
 import time
 
 import numpy as np
-from common import probe_sets
+from _shared import scored_sets
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
@@ -75,7 +79,7 @@ def coactivation(h: np.ndarray) -> np.ndarray:
 
 
 def class_shares(w: np.ndarray, rate: int, dicts) -> np.ndarray:
-    """The probe's own fit, the one its numbers were measured with: 200 multiplicative
+    """The study's own fit, the one its numbers were measured with: 200 multiplicative
     updates from ones (``nmf.class_shares``, the method's, stops at sklearn's tolerance).
     Each component's template explained by the class dictionaries learned from rendered
     stems (KL, templates fixed): the log share of each class (issue 23's dictionaries as a
@@ -174,8 +178,8 @@ def groupings(case, w, h, rate: int, dicts, only: list[str] | None = None):
     )
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--tracks", type=int, default=0)
     parser.add_argument(
@@ -187,13 +191,16 @@ def main() -> int:
     parser.add_argument(
         "--only", nargs="*", help="score only the groupings whose names hold one of these"
     )
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="smoke preset, two test pieces")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.preset, args.split, args.tracks = "smoke", "test", 1
     base = get_preset(args.preset)
     dicts = pipeline.dictionaries(base, progress=False)[0]
     with_net = not args.only or any("network" in o for o in args.only)
     net = pipeline.network(base, "classmask", progress=False)[0] if with_net else None
     out = {}
-    sets = probe_sets(base, args.split, args.tracks or None)
+    sets = scored_sets(base, args.split, args.tracks or None)
     for label, tracks in sets:
         cases = scoring.cases(tracks, base.model)
         rows: dict[str, list] = {}
@@ -234,4 +241,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

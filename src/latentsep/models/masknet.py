@@ -1,4 +1,4 @@
-"""A learned mask separator: STFT magnitude → BLSTM → M softmax masks on the mixture.
+"""The mask network: STFT magnitude → BLSTM → M softmax masks on the mixture.
 
 Plain PyTorch, Open-Unmix's shape at a size that trains on two CPU cores (the ``paper``
 preset's is Open-Unmix-sized, for a GPU). The masks sum to one in every time-frequency bin
@@ -17,7 +17,7 @@ from latentsep import spectral
 from latentsep.presets import SeparatorConfig
 
 
-class MaskSeparator(nn.Module):
+class MaskNetwork(nn.Module):
     def __init__(self, cfg: SeparatorConfig):
         super().__init__()
         cfg.validate()

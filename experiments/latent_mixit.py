@@ -1,44 +1,49 @@
-"""Probe: MixIT with the study's latent space as its front end (issue 12, item 1).
+"""MixIT with the study's latent space as its front end (issue 12, item 1).
 
-The chapter-06 separator (BLSTM → M softmax masks on the mixture's STFT, trained by MixIT on
-mixtures of mixtures) reads its input from the frozen ``cpu`` autoencoder's encoder instead of
-the log-magnitude spectrogram: each STFT frame gets the latent frame at its time (linearly
-interpolated), layer-normalised. ``--front both`` gives it the two side by side; ``--front
-spectrogram`` is the shipped separator's input, trained here at the autoencoder's rate so
-the three compare on equal terms. Masking the mixture, not decoding latents, keeps the
-autoencoder's reconstruction error (3.75 dB SI-SDR on "other") out of the output.
+    .venv/bin/python experiments/latent_mixit.py --preset cpu --front latent|both|spectrogram
+        [--smoke]
+
+The chapter-06 mask network (BLSTM → M softmax masks on the mixture's STFT, trained by MixIT
+on mixtures of mixtures) reads its input from the frozen ``cpu`` autoencoder's encoder
+instead of the log-magnitude spectrogram: each STFT frame gets the latent frame at its time
+(linearly interpolated), layer-normalised. ``--front both`` gives it the two side by side;
+``--front spectrogram`` is the shipped network's input, trained here at the autoencoder's
+rate so the three compare on equal terms. Masking the mixture, not decoding latents, keeps
+the autoencoder's reconstruction error (3.75 dB SI-SDR on "other") out of the output.
 
 Scored on the test set with the true count, the outputs assigned to the instruments by the
-truth and grouped without it (as ``mixit`` groups them). Not part of ``make bench``.
-
-    python benchmarks/probe_latent_mixit.py --preset cpu --front latent|both|spectrogram
+truth and grouped without it (as ``mixit`` groups them); the result is printed and written
+to ``data/experiments/latent-mixit-<front>-<preset>.json``. Not part of ``make bench``.
+``--smoke`` trains the smoke preset's few steps on its autoencoder and scores its test set
+(the test suite does).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import tempfile
 import time
 
 import numpy as np
 import torch
-from common import report
+from _shared import report
 from torch import nn
 
 from latentsep import pipeline, presets
 from latentsep.audio import prepare
 from latentsep.evaluation import metrics, scoring
 from latentsep.models import mixit
-from latentsep.models.separator import MaskSeparator
+from latentsep.models.masknet import MaskNetwork
 from latentsep.separation import learned
 
 
 def latent_separator(encoder, front: str):
-    """A :class:`MaskSeparator` whose features come from ``encoder`` (frozen)."""
+    """A :class:`MaskNetwork` whose features come from ``encoder`` (frozen)."""
     dim = encoder.cfg.dimension
 
-    class LatentSeparator(MaskSeparator):
+    class LatentSeparator(MaskNetwork):
         def __init__(self, cfg):
             super().__init__(cfg)
             width = dim + (self.bins if front == "both" else 0)
@@ -87,11 +92,14 @@ def scores(model, cases) -> tuple[list[float], list[float]]:
     return assigned, grouped
 
 
-def main() -> dict:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--front", choices=("latent", "both", "spectrogram"), default="latent")
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="the smoke preset")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.preset = "smoke"
     torch.set_num_threads(2)
     p = presets.get_preset(args.preset)
     encoder = pipeline.trained_model(p, progress=False).eval()
@@ -103,14 +111,14 @@ def main() -> dict:
     stems = prepare([t.stems["other"] for t in train], train[0].rate, fmt)
     cases = scoring.cases(pipeline.tracks(p.data, "test"), fmt)
     if args.front != "spectrogram":
-        mixit.MaskSeparator = latent_separator(encoder, args.front)
+        mixit.MaskNetwork = latent_separator(encoder, args.front)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         model, history = mixit.train(cfg, stems, tmp, "mixit", progress=False)
     seconds = time.perf_counter() - t0
     assigned, grouped = scores(model, cases)
-    return report(
-        f"probe-latent-mixit-{args.front}-{args.preset}",
+    report(
+        f"latent-mixit-{args.front}-{args.preset}",
         {
             "front": args.front,
             "steps": cfg.steps,
@@ -123,7 +131,8 @@ def main() -> dict:
             "median SI-SDRi, grouped without the truth (dB)": round(float(np.median(grouped)), 2),
         },
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

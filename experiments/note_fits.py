@@ -1,6 +1,8 @@
 """How ``notenmf`` fits its note atoms' activations (issue 23): speed and separation of each
 way, on the validation pieces (or the test sets, to report).
 
+    .venv/bin/python experiments/note_fits.py [--split validation|test] [--pieces 50] [--smoke]
+
 Every variant fits the same 4,718 fixed atoms to a mixture's magnitudes by KL multiplicative
 updates and shares the mixture among the classes by ratio masks, grouped as registered.
 
@@ -12,17 +14,19 @@ updates and shares the mixture among the classes by ratio masks, grouped as regi
 - ``bands``: the full fit on a log-frequency band spectrum (every bin below 1 kHz, 24 bands an
   octave above) — cheaper, but the notes' partials blur.
 
-    python benchmarks/probe_note_fits.py [--split validation|test] [--pieces 50]
+``--smoke`` runs three of the variants with the smoke preset's note dictionaries on the first
+piece of each test set (the test suite does).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import numpy as np
-from common import probe_sets
+from _shared import scored_sets
 
 from latentsep import pipeline, spectral
 from latentsep.audio import resample
@@ -103,26 +107,34 @@ VARIANTS = {
 }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+SMOKE = ("full (session 16)", "bands", "pool 32, 300, interp")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--split", choices=["validation", "test"], default="validation")
     parser.add_argument("--pieces", type=int, default=50, help="each set's first pieces")
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="smoke preset, two test pieces")
+    args = parser.parse_args(argv)
+    variants = VARIANTS
+    if args.smoke:
+        args.preset, args.split, args.pieces = "smoke", "test", 1
+        variants = {k: VARIANTS[k] for k in SMOKE}
     base = get_preset(args.preset)
     dicts = pipeline.note_dictionaries(base, progress=False)[0]
     bands = bands_matrix()
     results = {}
-    for label, tracks in probe_sets(base, args.split, args.pieces):
+    for label, tracks in scored_sets(base, args.split, args.pieces):
         cases = scoring.cases(tracks, base.model)
-        gains = {k: [] for k in VARIANTS}
-        seconds = {k: 0.0 for k in VARIANTS}
-        kept = {k: [] for k in VARIANTS}
+        gains = {k: [] for k in variants}
+        seconds = {k: 0.0 for k in variants}
+        kept = {k: [] for k in variants}
         for case in cases:
             y = resample(case.mixture, case.rate, nmf.DICT_RATE)
-            spec = nmf.stft(y, *nmf.stft_grid(notes=True))
+            spec = spectral.stft(y, *nmf.stft_grid(notes=True))
             v = np.abs(spec).mean(axis=0)
-            for name, options in VARIANTS.items():
+            for name, options in variants.items():
                 options = {**options, "bands": bands if options.get("bands") else None}
                 t0 = time.perf_counter()
                 h, k = fit(v, dicts.templates, **options)
@@ -133,7 +145,7 @@ def main() -> int:
                     for c in range(len(dicts.classes))
                 ]
                 outs = nmf.masked_parts(y, spec, models, notes=True)
-                outs = learned._at_rate(outs, case.mixture, case.rate, nmf.DICT_RATE)
+                outs = learned.at_rate(outs, case.mixture, case.rate, nmf.DICT_RATE)
                 sources, _ = learned.group(outs, case.n_sources, learned.NMF_CLASS_FLOOR_DB)
                 rows = metrics.separation_scores(
                     case.references, sources, case.mixture, case.rate, False
@@ -145,7 +157,7 @@ def main() -> int:
                 "fit seconds a case": round(seconds[name] / len(cases), 2),
                 "atoms kept": int(np.mean(kept[name])),
             }
-            for name in VARIANTS
+            for name in variants
         }
         print(f"{label}: {len(cases)} cases", json.dumps(results[label], indent=1), flush=True)
     print(json.dumps(results))
@@ -153,4 +165,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

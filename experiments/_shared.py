@@ -1,0 +1,58 @@
+"""What several experiments share: the track sets a study scores, and where a result is
+written. Not an experiment itself (the tests run every ``experiments/*.py`` not starting
+with an underscore at smoke scale); the scripts import it from beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+from latentsep import pipeline
+from latentsep.device import machine
+from latentsep.paths import atomic_write, data_dir
+
+HERE = Path(__file__).parent
+
+
+def scored_sets(preset, split: str, pieces: int | None = None) -> list[tuple[str, list]]:
+    """The tracks a study scores: ``validation`` — the train pieces nothing here learned
+    from (:func:`latentsep.pipeline.validation_tracks`), in every training soundfont, to
+    choose on; ``test`` — the embedded test set and the unseen timbres, to report.
+    ``pieces`` keeps each set's first ones."""
+    if split == "validation":
+        return [
+            (f"validation ({sf})", pipeline.validation_tracks(preset, sf, progress=False)[:pieces])
+            for sf in preset.stemnet.soundfonts
+        ]
+    return [
+        ("embedded", pipeline.tracks(preset.data, "test")[:pieces]),
+        ("unseen", pipeline.unseen_tracks(preset.data)[:pieces]),
+    ]
+
+
+def measured_on() -> dict:
+    """Where and when a result was measured: the machine, the date and the commit (with
+    "+changes" when the tree differed from it)."""
+
+    def git(*args: str) -> str:
+        run = subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True)
+        return run.stdout.strip() if run.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    if git("status", "--porcelain", "--untracked-files=no", "--", "src", "experiments"):
+        commit += "+changes"
+    return {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "commit": commit}
+
+
+def report(name: str, result: dict) -> dict:
+    """Print a result and write it to ``data/experiments/<name>.json`` (atomically), with
+    where and when it was measured."""
+    result = {**result, "measured on": measured_on()}
+    text = json.dumps(result, indent=1)
+    path = data_dir() / "experiments" / f"{name}.json"
+    atomic_write(path, lambda tmp: tmp.write_text(text + "\n"))
+    print(text)
+    return result

@@ -1,0 +1,364 @@
+"""NMF components grouped into sources: what describes each component, how alike two are,
+and the grouping, alone or as an ensemble of decompositions (:data:`ENSEMBLE`).
+
+The classic unsupervised baseline groups components by timbre: the shape of each spectral
+template's envelope (MFCC-like descriptors). :func:`latent_embeddings` groups them by
+where the autoencoder puts each component's sound instead — the study's idea that the
+latent space organises timbre, applied to components that each hold one instrument's notes
+rather than to frames in which every instrument plays at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy.fft import dct
+from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans
+from sklearn.preprocessing import StandardScaler
+
+from latentsep import spectral
+from latentsep.separation import clustering
+from latentsep.separation.blocks import similarity
+from latentsep.separation.nmf.core import (
+    N_COMPONENTS,
+    activations,
+    component_sources,
+    decompose,
+    grouped_sources,
+    hedged,
+    loudest_seconds,
+    magnitudes,
+    n_groups,
+)
+from latentsep.spectral import hop_of, stft
+
+
+def timbre(basis: np.ndarray, n_coefficients: int = 13) -> np.ndarray:
+    """MFCC-like timbre descriptors of spectral templates ``(freqs, components)``: the DCT of
+    the log spectrum without its first coefficient, so loudness does not count."""
+    logs = np.log(basis + 1e-8 * basis.max())
+    return dct(logs, axis=0, norm="ortho")[1 : n_coefficients + 1].T
+
+
+def fundamentals(
+    basis: np.ndarray, rate: int, n_fft: int = spectral.N_FFT, n_harmonics: int = 16
+) -> np.ndarray:
+    """The fundamental (Hz) of each spectral template ``(freqs, components)``, by weighted
+    harmonic summation over 55–1760 Hz in 1/48 octaves (weights 0.8^n, so f0/2, which
+    collects the same peaks at higher harmonic numbers, scores lower)."""
+    freqs = spectral.frequencies(n_fft, rate)
+    f0s = 55.0 * 2.0 ** (np.arange(0, 5 * 48) / 48)  # 1/48 octave from A1 to A6
+    n = np.arange(1, n_harmonics + 1)
+    grid = f0s[:, None] * n[None, :]
+    basis = np.asarray(basis, np.float64)
+    return np.array(
+        [f0s[np.argmax(np.interp(grid, freqs, w, right=0.0) @ 0.8**n)] for w in basis.T]
+    )
+
+
+def harmonic_timbre(
+    basis: np.ndarray, rate: int, n_fft: int = spectral.N_FFT, n_harmonics: int = 16
+) -> np.ndarray:
+    """Pitch-invariant timbre of spectral templates ``(freqs, components)``: the log
+    amplitudes of the first ``n_harmonics`` harmonics of each template's fundamental
+    (:func:`fundamentals`), loudness removed. A note's harmonics sit at n·f0 whatever its
+    pitch, so two notes of one instrument look alike here, while MFCC-like envelopes
+    (:func:`timbre`) describe where a note's energy lies in frequency — its pitch as much as
+    its instrument. Returns ``(components, n_harmonics)``."""
+    freqs = spectral.frequencies(n_fft, rate)
+    n = np.arange(1, n_harmonics + 1)
+    basis = np.asarray(basis, np.float64)
+    rows = []
+    for w, f0 in zip(basis.T, fundamentals(basis, rate, n_fft, n_harmonics), strict=True):
+        harm = np.interp(f0 * n, freqs, w, right=0.0)
+        logs = np.log(harm + 1e-3 * harm.max() + 1e-12)
+        rows.append(logs - logs.mean())
+    return np.stack(rows)
+
+
+def latent_embeddings(model, mixture: np.ndarray, w: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Each component's sound (its loudest 4 s) through the autoencoder's encoder: the
+    energy-weighted mean and standard deviation of its latent frames,
+    ``(components, 2 × dimension)``."""
+    from latentsep.separation import latents
+
+    rows = []
+    for x in component_sources(mixture, w, h):
+        x = loudest_seconds(x, model.cfg.sample_rate)
+        z = latents.encode(model, x)
+        weight = latents.frame_energies([x], model.hop_length, z.shape[1])[0] + 1e-12
+        mean = (z * weight).sum(axis=1) / weight.sum()
+        std = np.sqrt(((z - mean[:, None]) ** 2 * weight).sum(axis=1) / weight.sum())
+        rows.append(np.concatenate([mean, std]))
+    return np.stack(rows)
+
+
+def overlap(h: np.ndarray) -> np.ndarray:
+    """How much two components sound at the same time: the shared part of their
+    max-normalised activations over the smaller one's (1: one sounds only within the other)."""
+    a = h / (h.max(axis=1, keepdims=True) + 1e-12)
+    shared = np.minimum(a[:, None], a[None]).sum(-1)
+    return shared / (np.minimum(a.sum(1)[:, None], a.sum(1)[None]) + 1e-12)
+
+
+def succession(h: np.ndarray, f0: np.ndarray, frames: int = 3, semitones: float = 5.0):
+    """How often one component starts as another within ``semitones`` of it stops (a line
+    moving from note to note), both ways, scaled to 0–1 (multi-pitch streaming's continuity,
+    Duan, Han & Pardo 2014); ``f0`` in octaves (log2 Hz)."""
+    a = h / (h.max(axis=1, keepdims=True) + 1e-12)
+    d = np.diff(a, axis=1, prepend=0.0)
+    on, off = np.clip(d, 0, None), np.clip(-d, 0, None)
+    kernel = np.ones(2 * frames + 1)
+    near_on = np.stack([np.convolve(o, kernel, "same") for o in on])  # onsets within ±frames
+    s = off @ near_on.T / (np.sqrt(off.sum(1)[:, None] * on.sum(1)[None]) + 1e-12)
+    s = np.clip(s + s.T, 0, None)
+    s /= s.max() + 1e-12
+    return s * (np.abs(12 * (f0[:, None] - f0[None])) <= semitones)
+
+
+#: How far apart in pitch (semitones) two components' harmonic timbres still tell whether
+#: they are one instrument: the width of :func:`pitch_local`'s Gaussian. A soundfont plays
+#: neighbouring notes from one sample, and far notes change their timbre as much as
+#: instruments differ (the Ablations appendix).
+TIMBRE_SPAN = 6.0
+
+
+def pitch_local(timbre: np.ndarray, f0: np.ndarray, span: float = TIMBRE_SPAN) -> np.ndarray:
+    """A timbre affinity heard only between components close in pitch (``f0`` in octaves):
+    its log weighed by a Gaussian of the pitch gap, the rest of the weight on the median
+    log affinity, which tells nothing."""
+    near = np.exp(-((12 * (f0[:, None] - f0[None])) ** 2) / (2 * span**2))
+    logs = np.log(timbre + 1e-12)
+    return np.exp(near * logs + (1 - near) * np.median(logs))
+
+
+def stream_affinity(
+    w: np.ndarray,
+    h: np.ndarray,
+    rate: int,
+    span: float | None = None,
+    n_fft: int = spectral.N_FFT,
+) -> np.ndarray:
+    """Components alike in harmonic timbre (compared only within ``span`` semitones,
+    :func:`pitch_local`, if given), seldom sounding together (a soft cannot-link) and
+    following each other in pitch and time (a soft must-link); templates of an
+    ``n_fft``-point STFT."""
+    f0 = np.log2(fundamentals(w, rate, n_fft))
+    timbre_ = clustering.gaussian_affinity(harmonic_timbre(w, rate, n_fft))
+    if span is not None:
+        timbre_ = pitch_local(timbre_, f0, span)
+    return timbre_ * (1 - overlap(h)) * (1 + succession(h, f0))
+
+
+#: How far apart (radians of the pan angle) two components' stereo positions may be and
+#: still look like one instrument: the width of :func:`pan_affinity`'s Gaussian (chosen on
+#: stereo validation pieces, ``experiments/stereo_pan.py --nmf-only``; the Ablations appendix).
+PAN_WIDTH = 0.2
+
+
+def channel_angles(
+    mixture: np.ndarray,
+    w: np.ndarray,
+    h: np.ndarray,
+    updates: int = 30,
+    n_fft: int = spectral.N_FFT,
+) -> np.ndarray:
+    """Each component's place in the stereo image: a gain per channel and component fitted
+    to each channel's magnitudes with the templates and activations fixed (KL
+    multiplicative updates; the channel mode of FitzGerald, Cranitch & Coyle's non-negative
+    tensor model), as the angle atan(g_right / g_left): π/4 in the middle, 0 hard left, as
+    the constant-power pan law puts a source. Mono input: every component in the middle."""
+    if mixture.shape[0] != 2:
+        return np.full(w.shape[1], np.pi / 4)
+    v = np.abs(stft(mixture, n_fft, hop_of(n_fft)))
+    gains = np.ones((2, w.shape[1]))
+    norm = (w.sum(axis=0)[:, None] * h).sum(axis=1) + 1e-12
+    for g, vc in zip(gains, v, strict=True):
+        for _ in range(updates):
+            g *= ((w.T @ (vc / (w @ (g[:, None] * h) + 1e-12))) * h).sum(axis=1) / norm
+    return np.arctan2(gains[1], gains[0])
+
+
+def pan_affinity(angles: np.ndarray, width: float = PAN_WIDTH) -> np.ndarray:
+    """How alike components' stereo positions :func:`channel_angles` are: a Gaussian of
+    their gap, 1 for all in mono (where the stereo image tells nothing)."""
+    return np.exp(-((angles[:, None] - angles[None]) ** 2) / (2 * width**2))
+
+
+def group_components(
+    mixture: np.ndarray,
+    w: np.ndarray,
+    h: np.ndarray,
+    n_sources: int | None,
+    seed: int = 0,
+    ks=(2, 3, 4),
+    embed: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
+    standardize: bool = True,
+) -> np.ndarray:
+    """Each component's source label: components described by ``embed(mixture, w, h)``
+    (default: :func:`timbre` of the templates), standardised (unless the features share one
+    unit, as :func:`harmonic_timbre`'s log amplitudes do) and grouped by K-Means;
+    ``n_sources=None`` picks the number of groups by silhouette."""
+    feats = embed(mixture, w, h) if embed is not None else timbre(w)
+    if standardize:
+        feats = StandardScaler().fit_transform(feats)
+    if n_sources is None:
+        n_sources = clustering.choose_k(feats, [k for k in ks if k < w.shape[1]], seed=seed)
+    return KMeans(n_sources, n_init=4, random_state=seed).fit_predict(feats)
+
+
+def decompose_and_group(
+    mixture: np.ndarray,
+    n_sources: int | None,
+    n_components: int = N_COMPONENTS,
+    seed: int = 0,
+    ks=(2, 3, 4),
+    embed: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
+    standardize: bool = True,
+    affinity: Callable[..., np.ndarray] | None = None,
+    hedge: float = 0.0,
+    n_fft: int = spectral.N_FFT,
+    start: int | None = None,
+    fit: dict | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The templates, activations and each component's source label of ``mixture``
+    (:func:`decompose` of its ``n_fft``-point STFT, ``start`` and ``fit`` as there; grouped
+    by :func:`group_components`, or with ``affinity(mixture, w, h, n_fft)``, a components ×
+    components affinity, by spectral clustering — and then, if ``hedge`` is a share above 0,
+    each component's weight in each source, :func:`hedged`)."""
+    w, h = decompose(mixture, n_components, seed, n_fft, start, fit)
+    if affinity is not None:
+        a = affinity(mixture, w, h, n_fft)
+        labels = clustering.spectral_groups(a, n_sources, ks, seed)
+        return w, h, hedged(a, labels, hedge) if hedge > 0 else labels
+    if n_fft != spectral.N_FFT:
+        raise ValueError("components described by `embed` are grouped on the package's STFT")
+    return w, h, group_components(mixture, w, h, n_sources, seed, ks, embed, standardize)
+
+
+#: ``nmf+streams``' decompositions, ``(STFT points, components, random start's seed)``: each
+#: is grouped on its own (the first one choosing the count when it is not given) and the
+#: sources of all are averaged, matched to the first one's. Their errors differ — a longer
+#: window resolves low notes, and a random start finds other components than NNDSVD's one
+#: deterministic start — and the average errs less than any (chosen on validation pieces;
+#: on real recordings ``experiments/real_streams.py`` compares other sizes and ranks).
+ENSEMBLE = (
+    (2048, 24, 1),
+    (2048, 24, 2),
+    (2048, 24, 3),
+    (4096, 24, 1),
+    (4096, 24, 2),
+    (4096, 24, 3),
+)
+#: ... each fitted with this budget of updates (:func:`decompose`'s ``fit``), not the
+#: default's 200 (which stops at a relative change of 10⁻³, before converging): its
+#: components are purer, so the yardstick of issue 24 (the default decomposition grouped by
+#: the truth, :func:`oracle_grouping`) is not this ensemble's own ceiling.
+ENSEMBLE_FIT = {"max_iter": 600, "tol": 1e-4}
+#: ... each member's masks its groups' models to this power (a generalised Wiener filter):
+#: the average of soft masks is softer than any of them, and sharper members make up for it.
+ENSEMBLE_POWER = 1.5
+
+
+@dataclass
+class Grouping:
+    """One decomposition's templates, each one's source (labels or weights ``(components,
+    sources)``), and the STFT size they belong to."""
+
+    w: np.ndarray
+    labels: np.ndarray
+    n_fft: int = spectral.N_FFT
+    power: float = 1.0  # of the groups' models in their masks
+
+    def sources(self, mixture: np.ndarray, h: np.ndarray | None = None) -> list[np.ndarray]:
+        """The mixture's sources under this grouping (activations fitted if not given)."""
+        if h is None:
+            h = activations(magnitudes(mixture, self.n_fft), self.w)
+        n = n_groups(self.labels)
+        return grouped_sources(mixture, self.w, h, self.labels, n, self.n_fft, self.power)
+
+    def reordered(self, order: np.ndarray) -> Grouping:
+        """The same grouping whose source ``j`` is this one's source ``order[j]``."""
+        if self.labels.ndim == 2:
+            return replace(self, labels=self.labels[:, order])
+        return replace(self, labels=np.argsort(order)[self.labels])
+
+
+def groupings(
+    mixture: np.ndarray,
+    n_sources: int | None,
+    members=None,
+    n_components: int = N_COMPONENTS,
+    power: float = 1.0,
+    **options,
+) -> tuple[list[Grouping], list[list[np.ndarray]]]:
+    """Each of ``members``' decomposition of ``mixture`` grouped (``(STFT points,
+    components)`` pairs, or with a random start's seed third, :data:`ENSEMBLE`; default:
+    one, ``n_components`` on the package's STFT) and the sources each gives (masks of
+    ``power``, :class:`Grouping`), in the first one's order; the first one chooses the
+    count. ``options`` as for :func:`decompose_and_group`."""
+    found, heard = [], []
+    for n_fft, k, *start in members or ((spectral.N_FFT, n_components),):
+        n = n_groups(found[0].labels) if found else n_sources
+        w, h, labels = decompose_and_group(
+            mixture, n, n_components=k, n_fft=n_fft, start=start[0] if start else None, **options
+        )
+        grouping = Grouping(w, labels, n_fft, power)
+        sources = grouping.sources(mixture, h)
+        if found and len(sources) != len(heard[0]):
+            continue  # a member whose clustering left a group empty: it cannot be matched
+        if found:  # match the first member's sources, one to one
+            order = linear_sum_assignment(similarity(heard[0], sources), maximize=True)[1]
+            grouping, sources = grouping.reordered(order), [sources[i] for i in order]
+        found.append(grouping)
+        heard.append(sources)
+    return found, heard
+
+
+def _mean(heard: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """The sources averaged over the members that give them (one: as they are)."""
+    if len(heard) == 1:
+        return heard[0]
+    return [
+        np.mean(each, axis=0, dtype=np.float64).astype(each[0].dtype)
+        for each in zip(*heard, strict=True)
+    ]
+
+
+def separate(mixture: np.ndarray, n_sources: int | None, **options) -> tuple[list, np.ndarray]:
+    """Sources and each NMF component's source label (its heaviest source when hedged; of
+    the first decomposition when there are several); ``options`` as for :func:`groupings`."""
+    found, heard = groupings(mixture, n_sources, **options)
+    labels = found[0].labels
+    return _mean(heard), labels.argmax(axis=1) if labels.ndim == 2 else labels
+
+
+def fit(sample: np.ndarray, n_sources: int | None, **options) -> Callable[[np.ndarray], list]:
+    """:func:`separate` fitted once on ``sample``, audio spread over a long input: the
+    templates and their grouping are learned there; each block then only fits its
+    activations, so every block's sources come in the same order."""
+    found, _ = groupings(sample, n_sources, **options)
+
+    def run(block: np.ndarray) -> list[np.ndarray]:
+        return _mean([grouping.sources(block) for grouping in found])
+
+    return run
+
+
+def oracle_grouping(
+    mixture: np.ndarray,
+    references: list[np.ndarray],
+    n_components: int = N_COMPONENTS,
+    seed: int = 0,
+) -> list[np.ndarray]:
+    """The ceiling of NMF-based separation: each component goes to the true source it
+    correlates with most (uses the references; a yardstick, not a method)."""
+    w, h = decompose(mixture, n_components, seed)
+    comps = component_sources(mixture, w, h)
+    labels = np.array(
+        [np.argmax([np.dot(c.ravel(), r.ravel()) for r in references]) for c in comps]
+    )
+    return grouped_sources(mixture, w, h, labels, len(references))
