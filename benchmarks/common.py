@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,18 +14,10 @@ RESULTS = HERE / "results"
 
 
 def measured_on() -> dict:
-    """Where and when a result was measured: the machine, the date and the commit (with
-    "+changes" when the tree differed from it)."""
-    from latentsep.device import machine
+    """Where and when a result was measured (:func:`latentsep.device.measured_on`)."""
+    from latentsep.device import measured_on as on
 
-    def git(*args: str) -> str:
-        run = subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True)
-        return run.stdout.strip() if run.returncode == 0 else ""
-
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    if git("status", "--porcelain", "--untracked-files=no", "--", "src", "benchmarks"):
-        commit += "+changes"
-    return {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "commit": commit}
+    return on(HERE, ("src", "benchmarks"))
 
 
 def report(name: str, result: dict) -> dict:

@@ -6,12 +6,9 @@ with an underscore at smoke scale); the scripts import it from beside them.
 from __future__ import annotations
 
 import json
-import subprocess
-import time
 from pathlib import Path
 
 from latentsep import pipeline
-from latentsep.device import machine
 from latentsep.paths import atomic_write, data_dir
 
 HERE = Path(__file__).parent
@@ -34,17 +31,10 @@ def scored_sets(preset, split: str, pieces: int | None = None) -> list[tuple[str
 
 
 def measured_on() -> dict:
-    """Where and when a result was measured: the machine, the date and the commit (with
-    "+changes" when the tree differed from it)."""
+    """Where and when a result was measured (:func:`latentsep.device.measured_on`)."""
+    from latentsep.device import measured_on as on
 
-    def git(*args: str) -> str:
-        run = subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True)
-        return run.stdout.strip() if run.returncode == 0 else ""
-
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    if git("status", "--porcelain", "--untracked-files=no", "--", "src", "experiments"):
-        commit += "+changes"
-    return {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "commit": commit}
+    return on(HERE, ("src", "experiments"))
 
 
 def report(name: str, result: dict) -> dict:

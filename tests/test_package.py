@@ -140,3 +140,26 @@ def test_the_listening_window_is_where_every_instrument_sounds():
     assert np.mean(organ[..., window] ** 2) > 0.3 * np.mean(piano[..., window] ** 2)
     short = report.audible_window([piano[..., :300], organ[..., :300]], rate, seconds=6)
     assert (short.start, short.stop) == (0, 300)
+
+
+def test_a_measurement_names_its_commit_and_a_changed_tree(tmp_path):
+    """``device.measured_on``: the commit of the checkout, "+changes" once a watched folder
+    differs from it — read from the checkout's root even when asked from a subfolder."""
+    import subprocess
+
+    from latentsep.device import measured_on
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "src" / "a.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    clean = measured_on(tmp_path / "bench", ("src",))
+    assert clean["commit"] and not clean["commit"].endswith("+changes")
+    (tmp_path / "src" / "a.py").write_text("x = 2\n")
+    assert measured_on(tmp_path / "bench", ("src",))["commit"] == clean["commit"] + "+changes"
+    assert not measured_on(tmp_path / "bench", ("bench",))["commit"].endswith("+changes")

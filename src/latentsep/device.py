@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
+import time
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -68,6 +71,21 @@ _MALLOPT = {
     "M_TOP_PAD": (-2, 2**29),
     "M_MMAP_THRESHOLD": (-3, 2**25),
 }
+
+
+def measured_on(where: Path, watched: tuple[str, ...] = ("src",)) -> dict[str, Any]:
+    """Where and when a result was measured: the machine, the date and the commit of the
+    checkout holding ``where`` (with "+changes" when a ``watched`` folder differs from it)."""
+
+    def git(*args: str) -> str:
+        run = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True)
+        return run.stdout.strip() if run.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    top = [f":(top){w}" for w in watched]  # watched from the checkout's root, not ``where``
+    if git("status", "--porcelain", "--untracked-files=no", "--", *top):
+        commit += "+changes"
+    return {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "commit": commit}
 
 
 def keep_freed_memory() -> bool:
