@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import sys
 
@@ -51,7 +52,11 @@ def network(preset, name: str, steps: int, share: float, progress: bool):
     tuned = dataclasses.replace(
         cfg, steps=cfg.steps + cfg.refine, refine=steps, playing=share, refine_lr=2e-4
     )
-    key = param_key([name, dataclasses.asdict(tuned), pipeline.stemnet_artifact(preset).key])
+    played = inspect.getsource(stemnet_training.play) if share else None  # its code keys it
+    key = param_key(
+        [name, dataclasses.asdict(tuned), pipeline.stemnet_artifact(preset).key]
+        + ([played] if played else [])
+    )
     out = data_dir() / "experiments" / HERE / key
     if not (out / "stemnet.pt").is_file():
         parts = pipeline.stemnet_parts(preset, progress, data=preset.data)

@@ -107,6 +107,12 @@ def test_a_played_part_wavers_around_its_pitch_and_keeps_its_length():
         frame = y[k : k + 4000] * np.hanning(4000)
         peaks.append(np.fft.rfftfreq(4000, 1 / rate)[np.argmax(np.abs(np.fft.rfft(frame)))])
     assert all(abs(1200 * np.log2(p / 440)) < 65 + 16 for p in peaks)  # + a bin's width
+    mean_cents = []  # each seed's detuning, from the zero crossings over the whole part
+    for seed in range(12):
+        z = stemnet_training.play(x, rate, np.random.default_rng(seed))
+        crossings = np.count_nonzero(np.diff(np.signbit(z[rate // 10 :])))
+        mean_cents.append(1200 * np.log2(crossings / 2 / (t[-1] - 0.1) / 440))
+    assert max(mean_cents) > 8 and min(mean_cents) < -8  # sharp and flat, not only flat
     cfg = dataclasses.replace(SMOKE.stemnet, playing=1.0)
     a = stemnet_training.batch(parts(), 8000, SMOKE.stemnet, np.random.default_rng(1), 9)
     b = stemnet_training.batch(parts(), 8000, cfg, np.random.default_rng(1), 9)

@@ -86,9 +86,9 @@ def play(x: np.ndarray, rate: int, rng: np.random.Generator) -> np.ndarray:
     cents = rng.uniform(-25, 25) + rng.uniform(0, 40) * np.sin(
         2 * np.pi * rng.uniform(4.5, 7.0) * t + rng.uniform(0, 2 * np.pi)
     )
-    pos = np.cumsum(2 ** (cents / 1200))
-    pos *= (n - 1) / max(pos[-1], n - 1)  # stays within the excerpt
-    y = np.interp(pos, np.arange(n), x)
+    pos = np.cumsum(2 ** (cents / 1200)) - 1
+    # played sharp it reads past the excerpt's end (≤ 4 %): the excerpt mirrored there
+    y = np.interp(pos, np.arange(2 * n), np.concatenate([x, x[::-1]]))
     step = int(rate * rng.uniform(0.2, 1.0))
     knots = rng.uniform(-6, 6, n // step + 2)
     y *= 10 ** (np.interp(np.arange(n) / step, np.arange(knots.size), knots) / 20)
