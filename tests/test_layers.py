@@ -16,6 +16,7 @@ LAYERS = {
     "device": 0,
     "audio": 0,
     "spectral": 0,
+    "parallel": 0,
     "data": 1,
     "models": 2,
     "separation": 3,

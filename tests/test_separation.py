@@ -415,6 +415,45 @@ def test_an_ensemble_of_decompositions_agrees_on_count_and_order_and_averages():
     np.testing.assert_allclose(np.sum(sharper, axis=0), x, atol=1e-4)
 
 
+def test_members_in_threads_give_what_they_give_in_turn(monkeypatch):
+    """nmf+streams' members run at once on the cores (parallel.thread_map) and a long input's
+    blocks sum their masks per STFT before one inverse transform: the same sources, in the
+    same order, as one member after another and the mean of their sources."""
+    from latentsep import parallel
+
+    rng = np.random.default_rng(1)
+    x = (tone(220, 3.0) + tone(587, 3.0) * (rng.random(3 * RATE) > 0.5)).astype(np.float32)
+
+    def affinity(mixture, w, h, n_fft):
+        return nmf.stream_affinity(w, h, RATE, n_fft=n_fft)
+
+    options = dict(members=((2048, 6, 1), (2048, 6, 2), (1024, 6, 1)), affinity=affinity, hedge=0.5)
+    monkeypatch.setattr(parallel, "cores", lambda: 2)
+    at_once, _ = nmf.groupings(x, 2, **options)
+    blocks = nmf.fit(x, 2, **options)(x)
+    monkeypatch.setattr(parallel, "cores", lambda: 1)
+    in_turn, heard = nmf.groupings(x, 2, **options)
+    for a, b in zip(at_once, in_turn, strict=True):
+        np.testing.assert_allclose(a.w, b.w, rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(a.labels, b.labels, atol=1e-6)
+    one_by_one = np.mean([[g.sources(x) for g in in_turn]], axis=(0, 1))
+    np.testing.assert_allclose(blocks, one_by_one, atol=1e-5)
+    assert [*parallel.thread_map(lambda i: i * i, range(5))] == [0, 1, 4, 9, 16]
+
+
+def test_a_kept_transform_is_computed_once_and_cannot_be_changed():
+    x = tone(440)
+    with spectral.reusing_transforms():
+        first = spectral.stft(x, 1024, 256)
+        assert spectral.stft(x, 1024, 256) is first and spectral.stft(x, 512, 128) is not first
+        assert spectral.stft(x.copy(), 1024, 256) is not first  # other memory: its own
+        with pytest.raises(ValueError):
+            first *= 2
+    outside = spectral.stft(x, 1024, 256)
+    assert outside is not first and outside.flags.writeable
+    np.testing.assert_array_equal(outside, first)
+
+
 def test_loudest_seconds_keeps_order_and_length():
     rate = 100
     x = np.zeros((1, 10 * rate), np.float32)

@@ -7,6 +7,10 @@ STFT of its own (an overlap once silently differed between two copies).
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 from scipy import fft as sp_fft
 from scipy.signal import get_window
@@ -23,12 +27,45 @@ def hop_of(n_fft: int) -> int:
     return n_fft * HOP // N_FFT
 
 
+#: The transforms kept while :func:`reusing_transforms` is open, by input and grid.
+_KEPT: dict[tuple, tuple[np.ndarray, np.ndarray]] | None = None
+_KEPT_LOCK = threading.Lock()
+
+
+@contextmanager
+def reusing_transforms() -> Iterator[None]:
+    """Within the block, :func:`stft` of the same array (the same memory, shape and strides)
+    on the same grid is computed once and handed out read-only: a method that decomposes,
+    places and masks one block on two grids (``nmf+streams``' six members) transforms it
+    twice, not eighteen times. Only for inputs that do not change inside the block; each
+    input is held until the block ends, so no other array can take its memory and key."""
+    global _KEPT
+    outer, _KEPT = _KEPT, {}
+    try:
+        yield
+    finally:
+        _KEPT = outer
+
+
 def stft(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, *, boundary: bool = True) -> np.ndarray:
     """Complex STFT along the last axis: ``(..., samples)`` → ``(..., freqs, frames)``.
 
     scipy's scaling (1 / sum of the window). ``boundary`` pads half a frame of zeros at each
     end (needed to invert it exactly); without it frames start at sample 0.
     """
+    kept = _KEPT
+    if kept is None:
+        return _transform(x, n_fft, hop, boundary)
+    key = (x.__array_interface__["data"][0], x.shape, x.strides, x.dtype.str, n_fft, hop, boundary)
+    with _KEPT_LOCK:  # two threads asking for one transform: the second waits for it
+        if key not in kept:
+            z = _transform(x, n_fft, hop, boundary)
+            z.flags.writeable = False  # shared: a caller must not change it in place
+            kept[key] = (x, z)
+        return kept[key][1]
+
+
+def _transform(x: np.ndarray, n_fft: int, hop: int, boundary: bool) -> np.ndarray:
     with sp_fft.set_workers(-1):  # the frames' transforms are independent: same numbers
         _, _, z = _stft(
             x, nperseg=n_fft, noverlap=n_fft - hop, axis=-1, boundary="zeros" if boundary else None

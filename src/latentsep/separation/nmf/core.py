@@ -136,14 +136,21 @@ def grouped_sources(
     power: float = 1.0,
 ) -> list[np.ndarray]:
     """The mixture shared among ``n`` sources, source ``g`` being the components labelled
-    ``g`` (ratio masks of their ``W_g H_g`` to the ``power`` on the ``n_fft``-point STFT they
-    decompose); ``labels`` may also be each component's weight in each source
+    ``g`` (:func:`grouped_masks` on the ``n_fft``-point STFT they decompose)."""
+    return masks.apply_masks(mixture, grouped_masks(w, h, labels, n, power), n_fft)
+
+
+def grouped_masks(
+    w: np.ndarray, h: np.ndarray, labels: np.ndarray, n: int, power: float = 1.0
+) -> list[np.ndarray]:
+    """Ratio masks of each group's ``W_g H_g`` to the ``power``, source ``g`` being the
+    components labelled ``g``; ``labels`` may also be each component's weight in each source
     ``(components, n)`` (:func:`hedged`)."""
     if labels.ndim == 2:
         parts = [(w * labels[:, g]) @ h for g in range(n)]
     else:
         parts = [w[:, labels == g] @ h[labels == g] for g in range(n)]
-    return masks.apply_masks(mixture, masks.ratio_masks(parts, power=power), n_fft)
+    return masks.ratio_masks(parts, power=power)
 
 
 def n_groups(labels: np.ndarray) -> int:

@@ -19,14 +19,16 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from sklearn.preprocessing import StandardScaler
 
-from latentsep import spectral
+from latentsep import parallel, spectral
 from latentsep.separation import clustering
 from latentsep.separation.blocks import similarity
+from latentsep.separation.masks import apply_masks
 from latentsep.separation.nmf.core import (
     N_COMPONENTS,
     activations,
     component_sources,
     decompose,
+    grouped_masks,
     grouped_sources,
     hedged,
     loudest_seconds,
@@ -226,17 +228,37 @@ def decompose_and_group(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The templates, activations and each component's source label of ``mixture``
     (:func:`decompose` of its ``n_fft``-point STFT, ``start`` and ``fit`` as there; grouped
-    by :func:`group_components`, or with ``affinity(mixture, w, h, n_fft)``, a components ×
-    components affinity, by spectral clustering — and then, if ``hedge`` is a share above 0,
-    each component's weight in each source, :func:`hedged`)."""
+    by :func:`group_decomposition`)."""
     w, h = decompose(mixture, n_components, seed, n_fft, start, fit)
+    labels = group_decomposition(
+        mixture, w, h, n_sources, seed, ks, embed, standardize, affinity, hedge, n_fft
+    )
+    return w, h, labels
+
+
+def group_decomposition(
+    mixture: np.ndarray,
+    w: np.ndarray,
+    h: np.ndarray,
+    n_sources: int | None,
+    seed: int = 0,
+    ks=(2, 3, 4),
+    embed: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
+    standardize: bool = True,
+    affinity: Callable[..., np.ndarray] | None = None,
+    hedge: float = 0.0,
+    n_fft: int = spectral.N_FFT,
+) -> np.ndarray:
+    """Each component's source label: by :func:`group_components`, or with ``affinity(mixture,
+    w, h, n_fft)``, a components × components affinity, by spectral clustering — and then, if
+    ``hedge`` is a share above 0, each component's weight in each source, :func:`hedged`."""
     if affinity is not None:
         a = affinity(mixture, w, h, n_fft)
         labels = clustering.spectral_groups(a, n_sources, ks, seed)
-        return w, h, hedged(a, labels, hedge) if hedge > 0 else labels
+        return hedged(a, labels, hedge) if hedge > 0 else labels
     if n_fft != spectral.N_FFT:
         raise ValueError("components described by `embed` are grouped on the package's STFT")
-    return w, h, group_components(mixture, w, h, n_sources, seed, ks, embed, standardize)
+    return group_components(mixture, w, h, n_sources, seed, ks, embed, standardize)
 
 
 #: ``nmf+streams``' decompositions, ``(STFT points, components, random start's seed)``: each
@@ -275,10 +297,13 @@ class Grouping:
 
     def sources(self, mixture: np.ndarray, h: np.ndarray | None = None) -> list[np.ndarray]:
         """The mixture's sources under this grouping (activations fitted if not given)."""
+        return apply_masks(mixture, self.masks(mixture, h), self.n_fft)
+
+    def masks(self, mixture: np.ndarray, h: np.ndarray | None = None) -> list[np.ndarray]:
+        """Each source's mask on this grouping's STFT (activations fitted if not given)."""
         if h is None:
             h = activations(magnitudes(mixture, self.n_fft), self.w)
-        n = n_groups(self.labels)
-        return grouped_sources(mixture, self.w, h, self.labels, n, self.n_fft, self.power)
+        return grouped_masks(self.w, h, self.labels, n_groups(self.labels), self.power)
 
     def reordered(self, order: np.ndarray) -> Grouping:
         """The same grouping whose source ``j`` is this one's source ``order[j]``."""
@@ -293,28 +318,42 @@ def groupings(
     members=None,
     n_components: int = N_COMPONENTS,
     power: float = 1.0,
+    seed: int = 0,
+    fit: dict | None = None,
     **options,
 ) -> tuple[list[Grouping], list[list[np.ndarray]]]:
     """Each of ``members``' decomposition of ``mixture`` grouped (``(STFT points,
     components)`` pairs, or with a random start's seed third, :data:`ENSEMBLE`; default:
     one, ``n_components`` on the package's STFT) and the sources each gives (masks of
     ``power``, :class:`Grouping`), in the first one's order; the first one chooses the
-    count. ``options`` as for :func:`decompose_and_group`."""
-    found, heard = [], []
-    for n_fft, k, *start in members or ((spectral.N_FFT, n_components),):
-        n = n_groups(found[0].labels) if found else n_sources
-        w, h, labels = decompose_and_group(
-            mixture, n, n_components=k, n_fft=n_fft, start=start[0] if start else None, **options
+    count. ``seed``, ``fit`` and ``options`` as for :func:`decompose_and_group`. Members
+    are decomposed, grouped and heard at once on the cores (:func:`parallel.thread_map`),
+    each as it would be alone."""
+    members = [
+        (n_fft, k, start[0] if start else None)
+        for n_fft, k, *start in members or ((spectral.N_FFT, n_components),)
+    ]
+    with spectral.reusing_transforms():
+        fits = parallel.thread_map(
+            lambda m: decompose(mixture, m[1], seed, m[0], m[2], fit), members
         )
-        grouping = Grouping(w, labels, n_fft, power)
-        sources = grouping.sources(mixture, h)
-        if found and len(sources) != len(heard[0]):
+
+        def group(i: int, n: int | None) -> tuple[Grouping, list[np.ndarray]]:
+            (w, h), n_fft = fits[i], members[i][0]
+            labels = group_decomposition(mixture, w, h, n, seed, n_fft=n_fft, **options)
+            grouping = Grouping(w, labels, n_fft, power)
+            return grouping, grouping.sources(mixture, h)
+
+        first = group(0, n_sources)
+        n = n_groups(first[0].labels)
+        rest = parallel.thread_map(lambda i: group(i, n), range(1, len(members)))
+    found, heard = [first[0]], [first[1]]
+    for grouping, sources in rest:
+        if len(sources) != len(heard[0]):
             continue  # a member whose clustering left a group empty: it cannot be matched
-        if found:  # match the first member's sources, one to one
-            order = linear_sum_assignment(similarity(heard[0], sources), maximize=True)[1]
-            grouping, sources = grouping.reordered(order), [sources[i] for i in order]
-        found.append(grouping)
-        heard.append(sources)
+        order = linear_sum_assignment(similarity(heard[0], sources), maximize=True)[1]
+        found.append(grouping.reordered(order))
+        heard.append([sources[i] for i in order])
     return found, heard
 
 
@@ -343,7 +382,21 @@ def fit(sample: np.ndarray, n_sources: int | None, **options) -> Callable[[np.nd
     found, _ = groupings(sample, n_sources, **options)
 
     def run(block: np.ndarray) -> list[np.ndarray]:
-        return _mean([grouping.sources(block) for grouping in found])
+        with spectral.reusing_transforms():
+            heard = parallel.thread_map(lambda grouping: grouping.masks(block), found)
+            # the mean of the members' sources: their masks summed on each STFT, one
+            # inverse transform per STFT and source (the transform is linear)
+            grids = {}
+            for grouping, masks_ in zip(found, heard, strict=True):
+                kept = grids.setdefault(grouping.n_fft, masks_)
+                if kept is not masks_:
+                    for total, m in zip(kept, masks_, strict=True):
+                        total += m
+            sums = [apply_masks(block, masks_, n_fft) for n_fft, masks_ in grids.items()]
+        return [
+            (np.sum(each, axis=0, dtype=np.float64) / len(found)).astype(each[0].dtype)
+            for each in zip(*sums, strict=True)
+        ]
 
     return run
 
