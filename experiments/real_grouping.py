@@ -1,0 +1,284 @@
+"""Where nmf+streams' grouping loses on real music (issue 45): its cues one at a time, and
+its own ceiling, on the real development set.
+
+    .venv/bin/python experiments/real_grouping.py [--only NAME ...] [--smoke]
+
+Each variant groups nmf+streams' six decompositions of every excerpt of
+``data/real/urmp-dev`` (the true count given) with another affinity between components, or
+by the truth: ``oracle`` gives each component of each member to the instrument whose stem
+it correlates with most, which is the most any grouping of these decompositions can do.
+The cues: harmonic ``timbre`` compared within a few semitones, ``apart`` (1 − how much
+two components sound together: instruments that play one note at a time), ``follow``
+(1 + how often one starts as the other stops, near in pitch), ``register`` (a Gaussian of
+the fundamentals' gap, 12 semitones wide). Scored as ``real_streams.py`` scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+import real_streams
+from scipy.optimize import linear_sum_assignment
+
+from latentsep import pipeline
+from latentsep.evaluation import metrics, scoring
+from latentsep.paths import atomic_write, code_digest, data_dir, param_key
+from latentsep.presets import get_preset
+from latentsep.separation import clustering, masks, nmf
+from latentsep.separation.blocks import similarity
+
+#: name -> the cues multiplied into the affinity ("oracle": grouped by the truth).
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "timbre, apart, follow (nmf+streams)": ("timbre", "apart", "follow"),
+    "oracle (each component to its instrument)": ("oracle",),
+    "timbre": ("timbre",),
+    "timbre, apart": ("timbre", "apart"),
+    "apart, follow": ("apart", "follow"),
+    "register, apart, follow": ("register", "apart", "follow"),
+    "timbre, apart, follow, register": ("timbre", "apart", "follow", "register"),
+    "register": ("register",),
+    "timbre, apart unless moving together (fine), follow": ("timbre", "fate fine", "follow"),
+    "timbre, apart unless moving together (raw), follow": ("timbre", "fate raw", "follow"),
+    "apart unless moving together (fine), follow": ("fate fine", "follow"),
+    "voices by pitch rank": ("voices", "0.1"),
+    "voices by pitch rank, threshold 0.2": ("voices", "0.2"),
+    "voices by pitch rank, averaged with nmf+streams": ("voices+streams", "0.1"),
+    "voices by pitch rank, partials to their notes": ("voices", "0.1", "harmonics"),
+    "voices by pitch rank and register": ("voices", "0.1", "register"),
+    "voices by pitch rank and register, averaged with nmf+streams": (
+        "voices+streams",
+        "0.1",
+        "register",
+    ),
+    "timbre, apart, follow, same voice": ("timbre", "apart", "follow", "voice"),
+    "voices by pitch rank, partials to their notes, averaged with nmf+streams": (
+        "voices+streams",
+        "0.1",
+        "harmonics",
+    ),
+    "nmf+streams, then each component to the ensemble's source (1 pass)": ("consensus", "1"),
+    "nmf+streams, then each component to the ensemble's source (3 passes)": ("consensus", "3"),
+}
+
+#: The decompositions grouped (nmf+streams' own; the smoke run's are tiny).
+MEMBERS = nmf.ENSEMBLE
+
+
+def affinity(cues: tuple[str, ...], w, h, rate: int, n_fft: int, k: int = 2) -> np.ndarray:
+    f0 = np.log2(nmf.fundamentals(w, rate, n_fft))
+    out = np.ones((w.shape[1], w.shape[1]))
+    if "timbre" in cues:
+        timbre = clustering.gaussian_affinity(nmf.harmonic_timbre(w, rate, n_fft))
+        out = out * nmf.pitch_local(timbre, f0)
+    if "apart" in cues:
+        out = out * (1 - nmf.overlap(h))
+    for how in ("fine", "raw"):
+        if f"fate {how}" in cues:
+            c = moving_together(h, fine=how == "fine")
+            out = out * (1 - nmf.overlap(h) * (1 - c)) * (1 + c)
+    if "voice" in cues:  # alike in which voice (by pitch rank) they sound
+        label = voices(w, h, rate, n_fft, k, 0.1)
+        energy = h * w.sum(axis=0)[:, None]
+        hist = np.stack([(energy * (label == v)).sum(axis=1) for v in range(k)], axis=1)
+        hist = np.sqrt(hist / (hist.sum(axis=1, keepdims=True) + 1e-12))
+        out = out * (hist @ hist.T) ** 2  # Bhattacharyya coefficient, squared
+    if "follow" in cues:
+        out = out * (1 + nmf.succession(h, f0))
+    if "register" in cues:
+        out = out * np.exp(-0.5 * (12 * (f0[:, None] - f0[None]) / 12.0) ** 2)
+    return out
+
+
+def moving_together(h: np.ndarray, fine: bool, floor: float = 0.1, least: int = 8):
+    """How alike two components' activations move where both sound (common fate: one
+    note's parts swell and waver together, two players do not): the correlation, 0 or
+    more, of the activations (``fine``: of their frame-to-frame log changes) over the
+    frames where both are above ``floor`` of their peaks (0 with fewer than ``least``)."""
+    a = h / (h.max(axis=1, keepdims=True) + 1e-12)
+    x = np.diff(np.log(a + 1e-3), axis=1) if fine else a[:, 1:]
+    on = (a[:, 1:] > floor) & (a[:, :-1] > floor) if fine else a[:, 1:] > floor
+    n = len(h)
+    out = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            both = on[i] & on[j]
+            if both.sum() >= least:
+                r = np.corrcoef(x[i, both], x[j, both])[0, 1]
+                out[i, j] = out[j, i] = max(0.0, r) if np.isfinite(r) else 0.0
+    return out
+
+
+def component_labels(mixture, w, h, n_fft: int, refs: list[np.ndarray]) -> np.ndarray:
+    """Each component to the signal in ``refs`` it correlates with most."""
+    comps = nmf.grouped_sources(mixture, w, h, np.arange(w.shape[1]), w.shape[1], n_fft)
+    return np.array([np.argmax([np.dot(c.ravel(), r.ravel()) for r in refs]) for c in comps])
+
+
+def separate(case: scoring.Case, cues: tuple[str, ...]) -> list[np.ndarray]:
+    if cues[0] == "consensus":  # the ensemble's own sources as the truth, regrouped
+        sources = separate(case, VARIANTS["timbre, apart, follow (nmf+streams)"])
+        for _ in range(int(cues[1])):
+            sources = separate_by(case, sources)
+        return sources
+    if cues[0].startswith("voices"):
+        sources = separate_by(case, cues)
+        if cues[0] == "voices+streams":
+            streams = separate(case, VARIANTS["timbre, apart, follow (nmf+streams)"])
+            order = linear_sum_assignment(similarity(streams, sources), maximize=True)[1]
+            sources = [(s + sources[i]) / 2 for s, i in zip(streams, order, strict=True)]
+        return sources
+    return separate_by(case, cues)
+
+
+#: Semitones from a fundamental up to its 2nd, 3rd, 4th, 5th, 6th and 8th harmonics.
+HARMONIC_STEPS = (12, 19, 24, 28, 31, 36)
+
+
+def voices(
+    w,
+    h,
+    rate: int,
+    n_fft: int,
+    k: int,
+    floor: float,
+    harmonics: bool = False,
+    register: float = 0.0,
+):
+    """Each component's voice in each frame ``(components, frames)``: in every frame the
+    components sounding above ``floor`` of the frame's loudest are notes (one per semitone
+    of their fundamentals, the k loudest), the notes from high to low go to voices from high
+    to low, each to the voice whose last note is nearest that keeps the order (voices seldom
+    cross in ensemble writing); a component that does not sound keeps its usual voice."""
+    from itertools import combinations
+
+    semis = np.round(12 * np.log2(nmf.fundamentals(w, rate, n_fft) / 440.0)).astype(int)
+    energy = h * w.sum(axis=0)[:, None]
+    loud = energy.sum(axis=0)
+    heard = loud > 1e-3 * loud.max()
+    pitches = np.repeat(semis[:, None], h.shape[1], axis=1)[energy > floor * energy.max(axis=0)]
+    last = np.quantile(pitches, (k - np.arange(k) - 0.5) / k) if pitches.size else np.zeros(k)
+    label = -np.ones(h.shape, int)
+    mean = last.copy()  # each voice's register: a slow average of its notes
+    for t in np.flatnonzero(heard):
+        on = np.flatnonzero(energy[:, t] > floor * energy[:, t].max())
+        notes = {}
+        for c in on:
+            notes[semis[c]] = notes.get(semis[c], 0.0) + energy[c, t]
+        owner = {n: n for n in notes}
+        if harmonics:  # a quieter note a harmonic above a louder one is that note's partial
+            for n in sorted(notes, key=notes.get, reverse=True):
+                for m in notes:
+                    if owner[m] == m and m != n and owner[n] == n and notes[m] < notes[n]:
+                        if m - n in HARMONIC_STEPS:
+                            owner[m] = n
+            for m, n in owner.items():
+                if m != n:
+                    notes[n] += notes.pop(m)
+        kept = sorted(sorted(notes, key=notes.get, reverse=True)[:k], reverse=True)
+        best = min(
+            combinations(range(k), len(kept)),
+            key=lambda vs: sum(
+                abs(n - last[v]) + register * abs(n - mean[v])
+                for n, v in zip(kept, vs, strict=True)
+            ),
+        )
+        for n, v in zip(kept, best, strict=True):
+            last[v] = n
+            mean[v] += 0.05 * (n - mean[v])
+            mine = [m for m, o in owner.items() if o == n]
+            label[on[np.isin(semis[on], mine)], t] = v
+    usual = np.array(
+        [np.bincount(r[r >= 0], minlength=k).argmax() if (r >= 0).any() else 0 for r in label]
+    )
+    return np.where(label >= 0, label, usual[:, None])
+
+
+def separate_by(case: scoring.Case, cues) -> list[np.ndarray]:
+    heard = []
+    for n_fft, k, start in MEMBERS:
+        w, h = nmf.decompose(case.mixture, k, 0, n_fft, start, nmf.ENSEMBLE_FIT)
+        if cues == ("oracle",) or not isinstance(cues, tuple):
+            refs = list(case.references.values()) if cues == ("oracle",) else cues
+            weights = component_labels(case.mixture, w, h, n_fft, refs)
+            if nmf.n_groups(weights) != case.n_sources:
+                weights = np.eye(case.n_sources)[weights]
+        elif cues[0].startswith("voices"):
+            label = voices(
+                w,
+                h,
+                case.rate,
+                n_fft,
+                case.n_sources,
+                float(cues[1]),
+                "harmonics" in cues,
+                1.0 if "register" in cues else 0.0,
+            )
+            parts = [w @ (h * (label == v)) for v in range(case.n_sources)]
+            sources = masks.apply_masks(
+                case.mixture, masks.ratio_masks(parts, power=nmf.ENSEMBLE_POWER), n_fft
+            )
+            if heard:
+                order = linear_sum_assignment(similarity(heard[0], sources), maximize=True)[1]
+                sources = [sources[i] for i in order]
+            heard.append(sources)
+            continue
+        else:
+            a = affinity(cues, w, h, case.rate, n_fft, case.n_sources)
+            labels = clustering.spectral_groups(a, case.n_sources, seed=0)
+            weights = nmf.hedged(a, labels, nmf.HEDGE_SHARE)
+        sources = nmf.Grouping(w, weights, n_fft, nmf.ENSEMBLE_POWER).sources(case.mixture, h)
+        if heard and len(sources) == len(heard[0]):
+            order = linear_sum_assignment(similarity(heard[0], sources), maximize=True)[1]
+            sources = [sources[i] for i in order]
+        elif heard:
+            continue
+        heard.append(sources)
+    return [np.mean(each, axis=0).astype(np.float32) for each in zip(*heard, strict=True)]
+
+
+def score(name: str, cases_: list[scoring.Case]) -> pd.DataFrame:
+    """One variant's scores, cached by the variant, the excerpts and the code."""
+    key = param_key([name, json.dumps(VARIANTS[name]), [c.track for c in cases_], code_digest()])
+    path = data_dir() / "experiments" / "real_grouping" / f"{key}.csv"
+    if path.is_file():
+        return pd.read_csv(path)
+    rows = []
+    for case in cases_:
+        sources = separate(case, VARIANTS[name])
+        for row in metrics.separation_scores(
+            case.references, sources, case.mixture, case.rate, False, None
+        ):
+            rows.append({"variant": name, "track": case.track, **row})
+    table = pd.DataFrame(rows)
+    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    global MEMBERS
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", nargs="*", help="these variants only")
+    parser.add_argument("--smoke", action="store_true", help="two variants, synthetic pieces")
+    parser.add_argument("--preset", default="cpu")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        cases_, names = real_streams.smoke_cases(), list(VARIANTS)[:2]
+        MEMBERS = ((256, 4, 1), (256, 4, 2))  # tiny pieces: two short decompositions
+    else:
+        if not pipeline.real_dev_set().is_dir():
+            print(f"{pipeline.real_dev_set()}: lay it out with scripts/real_devset.py")
+            return 2
+        cases_, names = real_streams.cases(get_preset(args.preset)), args.only or list(VARIANTS)
+    with nmf.reusing_fits():  # the variants group the same decompositions
+        tables = [score(n, cases_) for n in names]
+    print(f"SI-SDRi (dB) over (excerpt, instrument) pairs, {len(cases_)} excerpts, true count:")
+    print(real_streams.summary(pd.concat(tables)).round(2).to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
