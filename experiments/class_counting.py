@@ -36,6 +36,7 @@ from latentsep import pipeline
 from latentsep.evaluation import scoring
 from latentsep.presets import get_preset
 from latentsep.separation import clustering, learned, nmf
+from latentsep.tuning import TUNING
 
 FLOORS_DB = (-6, -8, -10, -12, -15, -20)
 KS = (2, 3, 4)
@@ -134,7 +135,7 @@ def fit_count(base, split: str = "validation", pieces_each: int | None = None) -
         cv += right([pieces[i] for i in fold], *model)
     print(f"{len(pieces)} {split} pieces, right (%):")
     floor = [
-        learned.count_unlike(e, a, learned.NOTE_COUNT_FLOOR_DB, KS) == n for _, e, a, n, _ in pieces
+        learned.count_unlike(e, a, TUNING.floors.note_count, KS) == n for _, e, a, n, _ in pieces
     ]
     print(f"  floor and leak rule: {100 * np.mean(floor):.0f}")
     print(f"  counting model, five folds: {100 * np.mean(cv):.0f}")

@@ -37,6 +37,7 @@ from latentsep.evaluation import metrics, scoring
 from latentsep.models import mixit
 from latentsep.models.masknet import MaskNetwork
 from latentsep.separation import learned
+from latentsep.tuning import TUNING
 
 
 def latent_separator(encoder, front: str):
@@ -86,7 +87,7 @@ def scores(model, cases) -> tuple[list[float], list[float]]:
         ]
         for k, r in enumerate(refs):
             assigned.append(metrics.si_sdr(r, est[k]) - metrics.si_sdr(r, c.mixture))
-        sources, _ = learned.group(outs, len(refs), learned.FLOOR_DB)
+        sources, _ = learned.group(outs, len(refs), TUNING.floors.silent)
         rows = metrics.separation_scores(c.references, sources, c.mixture, c.rate, bss=False)
         grouped += [row["SI-SDRi (dB)"] for row in rows]
     return assigned, grouped

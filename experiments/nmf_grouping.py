@@ -29,6 +29,7 @@ from latentsep import pipeline, spectral
 from latentsep.evaluation import metrics, scoring
 from latentsep.presets import get_preset
 from latentsep.separation import clustering, learned, nmf
+from latentsep.tuning import TUNING
 
 SEED = 0
 
@@ -154,7 +155,7 @@ def groupings(case, w, h, rate: int, dicts, only: list[str] | None = None):
         "spectral: harmonic × register × (1 − overlap)",
         spectral_clusters(a_h * a_p * (1 - a_o), k),
     )
-    streams = {}  # timbre only between notes close in pitch (nmf+streams: nmf.TIMBRE_SPAN)
+    streams = {}  # timbre only between notes close in pitch (TUNING.streams.timbre_span)
     for span in (4.0, 6.0, 8.0):
         a = nmf.pitch_local(a_h, f0, span) * (1 - a_o) * (1 + a_s)
         streams[span] = a, spectral_clusters(a, k)
@@ -162,7 +163,7 @@ def groupings(case, w, h, rate: int, dicts, only: list[str] | None = None):
     for share in (0.3, 0.5, 0.7):  # each component hedged between groups (nmf+streams: 0.5)
         yield (
             f"hedged {share:g}: pitch-local 6 × (1 − overlap) × (1 + succession)",
-            nmf.hedged(*streams[nmf.TIMBRE_SPAN], share),
+            nmf.hedged(*streams[TUNING.streams.timbre_span], share),
         )
     if only and not any("class" in o for o in only):
         return  # the learned prior's fit is the slow part

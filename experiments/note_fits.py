@@ -33,6 +33,7 @@ from latentsep.audio import resample
 from latentsep.evaluation import metrics, scoring
 from latentsep.presets import get_preset
 from latentsep.separation import learned, nmf
+from latentsep.tuning import TUNING
 
 
 def bands_matrix(split_hz: float = 1000.0, per_octave: int = 24) -> np.ndarray:
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                 ]
                 outs = nmf.masked_parts(y, spec, models, notes=True)
                 outs = learned.at_rate(outs, case.mixture, case.rate, nmf.DICT_RATE)
-                sources, _ = learned.group(outs, case.n_sources, learned.NMF_CLASS_FLOOR_DB)
+                sources, _ = learned.group(outs, case.n_sources, TUNING.floors.nmf_class)
                 rows = metrics.separation_scores(
                     case.references, sources, case.mixture, case.rate, False
                 )

@@ -35,6 +35,7 @@ from latentsep import pipeline
 from latentsep.evaluation import metrics, scoring
 from latentsep.presets import get_preset
 from latentsep.separation import learned
+from latentsep.tuning import TUNING
 
 BASELINES = ("classmask", "supervisednmf", "nmf+classmask")
 FLOORS_DB = (-6, -10, -15, -20)
@@ -68,7 +69,7 @@ def weighed(case, dicts, net, weights) -> tuple[dict[str, list[float]], dict[str
         outs, alike = learned.note_parts(both, case.mixture, case.rate, weight)
         name = f"notenmf+classmask, weight {weight}"
         n = case.n_sources
-        sources = learned.group(outs, n, learned.NOTE_CLASS_FLOOR_DB, KS, alike=alike)[0]
+        sources = learned.group(outs, n, TUNING.floors.note_class, KS, alike=alike)[0]
         scores[name] = gains(case, sources)
         scores[f"{name}, oracle grouping"] = gains(
             case, learned.by_label(outs, oracle_labels(case, outs), n)
@@ -91,7 +92,7 @@ def groupings(case, outs, alike) -> tuple[dict[str, list[float]], dict[str, bool
     """The groupings' SI-SDRi of class outputs, and the counting rules' rightness."""
     n, out = case.n_sources, {}
     for name, floor, options in (
-        ("co-activity, -15 dB (registered)", learned.NOTE_CLASS_FLOOR_DB, {"alike": alike}),
+        ("co-activity, -15 dB (registered)", TUNING.floors.note_class, {"alike": alike}),
         ("co-activity, -6 dB", -6.0, {"alike": alike}),
         ("envelope, -6 dB", -6.0, {}),
         ("named", -6.0, {"named": True}),
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         "--mask-weights",
         type=float,
         nargs="*",
-        default=[learned.MASK_WEIGHT],
+        default=[TUNING.note_masks.weight],
         help="notenmf+classmask's weights of the class masks to score (none: skip it)",
     )
     parser.add_argument("--smoke", action="store_true", help="smoke preset, two test pieces")

@@ -30,6 +30,7 @@ from latentsep.paths import atomic_write, code_digest, data_dir, param_key
 from latentsep.presets import get_preset
 from latentsep.separation import clustering, masks, nmf
 from latentsep.separation.blocks import similarity
+from latentsep.tuning import TUNING
 
 #: name -> the cues multiplied into the affinity ("oracle": grouped by the truth).
 VARIANTS: dict[str, tuple[str, ...]] = {
@@ -65,7 +66,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
 }
 
 #: The decompositions grouped (nmf+streams' own; the smoke run's are tiny).
-MEMBERS = nmf.ENSEMBLE
+MEMBERS = TUNING.streams.members
 
 
 def affinity(cues: tuple[str, ...], w, h, rate: int, n_fft: int, k: int = 2) -> np.ndarray:
@@ -200,7 +201,7 @@ def voices(
 def separate_by(case: scoring.Case, cues) -> list[np.ndarray]:
     heard = []
     for n_fft, k, start in MEMBERS:
-        w, h = nmf.decompose(case.mixture, k, 0, n_fft, start, nmf.ENSEMBLE_FIT)
+        w, h = nmf.decompose(case.mixture, k, 0, n_fft, start, TUNING.streams.fit)
         if cues == ("oracle",) or not isinstance(cues, tuple):
             refs = list(case.references.values()) if cues == ("oracle",) else cues
             weights = component_labels(case.mixture, w, h, n_fft, refs)
@@ -219,7 +220,7 @@ def separate_by(case: scoring.Case, cues) -> list[np.ndarray]:
             )
             parts = [w @ (h * (label == v)) for v in range(case.n_sources)]
             sources = masks.apply_masks(
-                case.mixture, masks.ratio_masks(parts, power=nmf.ENSEMBLE_POWER), n_fft
+                case.mixture, masks.ratio_masks(parts, power=TUNING.streams.power), n_fft
             )
             if heard:
                 order = linear_sum_assignment(similarity(heard[0], sources), maximize=True)[1]
@@ -229,8 +230,8 @@ def separate_by(case: scoring.Case, cues) -> list[np.ndarray]:
         else:
             a = affinity(cues, w, h, case.rate, n_fft, case.n_sources)
             labels = clustering.spectral_groups(a, case.n_sources, seed=0)
-            weights = nmf.hedged(a, labels, nmf.HEDGE_SHARE)
-        sources = nmf.Grouping(w, weights, n_fft, nmf.ENSEMBLE_POWER).sources(case.mixture, h)
+            weights = nmf.hedged(a, labels, TUNING.streams.hedge_share)
+        sources = nmf.Grouping(w, weights, n_fft, TUNING.streams.power).sources(case.mixture, h)
         if heard and len(sources) == len(heard[0]):
             order = linear_sum_assignment(similarity(heard[0], sources), maximize=True)[1]
             sources = [sources[i] for i in order]

@@ -35,6 +35,7 @@ from latentsep.presets import get_preset
 from latentsep.separation import clustering, nmf
 from latentsep.separation.blocks import similarity
 from latentsep.spectral import hop_of
+from latentsep.tuning import TUNING
 
 #: name -> (gap in seconds that cuts a component into notes (None: components as they
 #: are), activation threshold (share of the component's peak), pull between one
@@ -50,7 +51,7 @@ VARIANTS: dict[str, tuple[float | None, float, float]] = {
 
 
 #: The decompositions grouped (nmf+streams' own; the smoke run's are tiny).
-MEMBERS = nmf.ENSEMBLE
+MEMBERS = TUNING.streams.members
 
 
 def note_atoms(
@@ -97,13 +98,13 @@ def separate(case: scoring.Case, gap_s, threshold, same) -> list[np.ndarray]:
     the true count, hedged, masked; sources matched to the first member's and averaged."""
     heard = []
     for n_fft, k, start in MEMBERS:
-        w, h = nmf.decompose(case.mixture, k, 0, n_fft, start, nmf.ENSEMBLE_FIT)
+        w, h = nmf.decompose(case.mixture, k, 0, n_fft, start, TUNING.streams.fit)
         gap = None if gap_s is None else int(round(gap_s * case.rate / hop_of(n_fft)))
         comps, ha = note_atoms(h, gap, threshold)
         a = atom_affinity(case.mixture, w, h, comps, ha, n_fft, case.rate, same)
         labels = clustering.spectral_groups(a, case.n_sources, seed=0)
-        weights = nmf.hedged(a, labels, nmf.HEDGE_SHARE)
-        grouping = nmf.Grouping(w[:, comps], weights, n_fft, nmf.ENSEMBLE_POWER)
+        weights = nmf.hedged(a, labels, TUNING.streams.hedge_share)
+        grouping = nmf.Grouping(w[:, comps], weights, n_fft, TUNING.streams.power)
         sources = grouping.sources(case.mixture, ha)
         if heard and len(sources) == len(heard[0]):
             order = linear_sum_assignment(similarity(heard[0], sources), maximize=True)[1]

@@ -24,8 +24,9 @@ from latentsep.evaluation import metrics, multitrack, scoring
 from latentsep.paths import atomic_write, code_digest, data_dir, param_key
 from latentsep.presets import get_preset
 from latentsep.separation import clustering, methods, nmf
+from latentsep.tuning import TUNING
 
-SIZES = sorted({m[0] for m in nmf.ENSEMBLE})
+SIZES = sorted({m[0] for m in TUNING.streams.members})
 
 
 def members(sizes=SIZES, ranks=(nmf.N_COMPONENTS,), seeds=(1, 2, 3)) -> list[tuple]:
@@ -58,7 +59,7 @@ def affinity(variant: str, rate: int):
     value = float(value)
 
     def links(mixture, w, h, n_fft):
-        span = value if what == "span" else nmf.TIMBRE_SPAN
+        span = value if what == "span" else TUNING.streams.timbre_span
         f0 = np.log2(nmf.fundamentals(w, rate, n_fft))
         timbre = nmf.pitch_local(
             clustering.gaussian_affinity(nmf.harmonic_timbre(w, rate, n_fft)), f0, span

@@ -9,9 +9,9 @@ from) in stereo and measures what the pan adds to
 
 - ``nmf+streams``: each NMF component's stereo angle (``nmf.channel_angles``), its
   affinity times a Gaussian of the angles' gap (``nmf.pan_affinity``; what the method
-  does since version 2, at ``nmf.PAN_WIDTH``; and, at that width, each component hedged
+  does since version 2, at ``TUNING.streams.pan_width``; and, at that width, each component hedged
   between the groups, ``nmf.hedged``, as since version 4; and the method as registered,
-  which since version 5 also averages the sources of ``nmf.ENSEMBLE``'s decompositions);
+  which since version 5 also averages the sources of ``TUNING.streams.members``'s decompositions);
 - ``notenmf+classmask``: each class output's angle from its channels' energies, its
   co-activity (which clusters the outputs and, through ``learned.count_likely`` since
   version 5, judges leaks when counting) times the same.
@@ -33,6 +33,7 @@ from latentsep import pipeline
 from latentsep.evaluation import metrics, scoring
 from latentsep.presets import get_preset
 from latentsep.separation import METHODS, clustering, learned, nmf
+from latentsep.tuning import TUNING
 
 SIGMAS = (None, 0.03, 0.06, 0.12, 0.2, 0.3)  # the Gaussian's width in radians; None: no pan cue
 
@@ -65,14 +66,14 @@ def main(argv: list[str] | None = None) -> int:
             k = case.n_sources
             w, h = nmf.decompose(case.mixture, nmf.N_COMPONENTS, 0)
             theta = nmf.channel_angles(case.mixture, w, h)
-            streams = nmf.stream_affinity(w, h, case.rate, span=nmf.TIMBRE_SPAN)
+            streams = nmf.stream_affinity(w, h, case.rate, span=TUNING.streams.timbre_span)
             for sigma in SIGMAS:
                 a = streams * pan_affinity(theta, sigma)
                 labels = clustering.spectral_groups(a, k, seed=0)
                 src = nmf.grouped_sources(case.mixture, w, h, labels, k)
                 sdr.setdefault(f"nmf+streams, pan {sigma}", []).extend(scores(case, src))
-                if sigma == nmf.PAN_WIDTH:  # as registered since version 4: hedged
-                    hedged = nmf.hedged(a, labels, nmf.HEDGE_SHARE)
+                if sigma == TUNING.streams.pan_width:  # as registered since version 4: hedged
+                    hedged = nmf.hedged(a, labels, TUNING.streams.hedge_share)
                     src = nmf.grouped_sources(case.mixture, w, h, hedged, k)
                     name = f"nmf+streams, pan {sigma}, hedged"
                     sdr.setdefault(name, []).extend(scores(case, src))
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             out_theta = np.arctan2(np.sqrt(e[:, 1]), np.sqrt(e[:, 0]))
             for sigma in SIGMAS:
                 a = alike * pan_affinity(out_theta, sigma)
-                src, _ = learned.group(outs, k, learned.NOTE_CLASS_FLOOR_DB, alike=a)
+                src, _ = learned.group(outs, k, TUNING.floors.note_class, alike=a)
                 sdr.setdefault(f"notenmf+classmask, pan {sigma}", []).extend(scores(case, src))
                 n = learned.count_likely(e.sum(1), a, both.notes.classes)  # as registered
                 right.setdefault(f"notenmf+classmask, pan {sigma}", []).append(n == k)

@@ -17,6 +17,7 @@ LAYERS = {
     "audio": 0,
     "spectral": 0,
     "parallel": 0,
+    "tuning": 0,
     "data": 1,
     "models": 2,
     "separation": 3,

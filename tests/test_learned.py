@@ -16,6 +16,7 @@ from latentsep.models import mixit
 from latentsep.models.masknet import MaskNetwork
 from latentsep.presets import SeparatorConfig, get_preset
 from latentsep.separation import learned, nmf
+from latentsep.tuning import TUNING
 
 TAU = 1e-3
 
@@ -65,10 +66,10 @@ def test_grouping_counts_sounding_outputs_and_keeps_the_sum():
     rng = np.random.default_rng(0)
     outs = rng.standard_normal((4, 1, 8000)).astype(np.float32)
     outs[3] *= 1e-3  # silent: 60 dB down
-    sources, labels = learned.group(outs, None, learned.FLOOR_DB, ks=(2, 3, 4))
+    sources, labels = learned.group(outs, None, TUNING.floors.silent, ks=(2, 3, 4))
     assert len(sources) == 3  # counted: three sounding outputs
     assert np.allclose(sum(sources), outs.sum(0), atol=1e-5)
-    two, labels = learned.group(outs, 2, learned.FLOOR_DB)
+    two, labels = learned.group(outs, 2, TUNING.floors.silent)
     assert len(two) == 2 and set(labels) == {0, 1}
     assert np.allclose(sum(two), outs.sum(0), atol=1e-5)
 
@@ -85,13 +86,13 @@ def test_a_leak_joins_its_instrument_and_is_not_counted():
     assert np.allclose(np.diag(alike), 1.0)
     outs = rng.standard_normal((4, 1, 4000)).astype(np.float32)
     outs *= np.array([1.0, 0.9, 0.8, 0.5], np.float32)[:, None, None]
-    sources, labels = learned.group(outs, 3, learned.NOTE_CLASS_FLOOR_DB, alike=alike)
+    sources, labels = learned.group(outs, 3, TUNING.floors.note_class, alike=alike)
     assert labels[3] == labels[0] and len(set(labels[:3])) == 3
     np.testing.assert_allclose(sum(sources), outs.sum(axis=0), atol=1e-5)
     energy = np.sum(outs.astype(np.float64) ** 2, axis=(1, 2))
-    assert learned.count_unlike(energy, alike, learned.NOTE_CLASS_FLOOR_DB, (2, 3, 4, 5)) == 3
-    assert learned.count_unlike(energy, np.eye(4), learned.NOTE_CLASS_FLOOR_DB, (2, 3, 4, 5)) == 4
-    counted = learned.group(outs, None, learned.NOTE_CLASS_FLOOR_DB, alike=alike)[1]
+    assert learned.count_unlike(energy, alike, TUNING.floors.note_class, (2, 3, 4, 5)) == 3
+    assert learned.count_unlike(energy, np.eye(4), TUNING.floors.note_class, (2, 3, 4, 5)) == 4
+    counted = learned.group(outs, None, TUNING.floors.note_class, alike=alike)[1]
     assert len(set(counted)) == 3 and counted[3] == counted[0]
 
 

@@ -359,8 +359,8 @@ def test_a_decomposition_starts_from_nndsvd_or_a_seeded_random_start_and_fits_as
 
 
 def test_an_ensemble_of_decompositions_agrees_on_count_and_order_and_averages():
-    """`nmf+streams`' ensemble (nmf.ENSEMBLE): every decomposition is grouped into the first
-    one's count, its sources are put in the first one's order, the output is their average
+    """`nmf+streams`' ensemble (TUNING.streams.members): every decomposition is grouped into
+    the first one's count, its sources are put in the first one's order, the output is their average
     (still adding up to the mixture), and a fit for long inputs keeps that order."""
     from scipy.signal import butter, sosfilt
 

@@ -16,6 +16,7 @@ from latentsep.models import stemnet, stemnet_training
 from latentsep.pipeline import artifacts, networks
 from latentsep.presets import OTHER_CLASSES, get_preset
 from latentsep.separation import learned, nmf
+from latentsep.tuning import TUNING
 
 SMOKE = get_preset("smoke")
 
@@ -545,7 +546,7 @@ def test_learned_class_outputs_are_grouped_to_the_count_asked():
     rng = np.random.default_rng(0)
     outs = rng.standard_normal((9, 1, 4000)).astype(np.float32) * 1e-3  # silent classes
     outs[[1, 4, 6]] *= 1000  # three sounding instruments
-    sources, _ = learned.group(outs, None, learned.CLASS_FLOOR_DB, ks=(2, 3, 4))
+    sources, _ = learned.group(outs, None, TUNING.floors.stem_class, ks=(2, 3, 4))
     assert len(sources) == 3
     assert np.allclose(sum(sources), outs.sum(0), atol=1e-5)
 
@@ -556,7 +557,7 @@ def test_named_class_outputs_make_the_loudest_classes_the_sources():
     rng = np.random.default_rng(1)
     outs = rng.standard_normal((9, 1, 4000)).astype(np.float32)
     outs *= np.array([1, 8, 2, 1, 6, 1, 4, 1, 1], np.float32)[:, None, None]
-    sources, labels = learned.group(outs, 3, learned.CLASS_FLOOR_DB, named=True)
+    sources, labels = learned.group(outs, 3, TUNING.floors.stem_class, named=True)
     assert [labels[c] for c in (1, 4, 6)] == [0, 1, 2]  # the three loudest, in order
     assert len(sources) == 3 and set(labels) == {0, 1, 2}
     assert np.allclose(sum(sources), outs.sum(0), atol=1e-4)

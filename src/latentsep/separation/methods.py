@@ -17,6 +17,7 @@ import numpy as np
 from latentsep.models.autoencoder import Autoencoder
 from latentsep.separation import clustering, latents, masks, nmf
 from latentsep.separation.base import METHODS, BlockRun, Estimates, Run, fits, register
+from latentsep.tuning import TUNING
 
 DESCRIPTIONS = {
     "kmeans": "the study: K-Means on latent frames, each cluster decoded alone",
@@ -127,10 +128,10 @@ def _harmonic_embedding(rate: int, mixture, w, h) -> np.ndarray:
     "stereo position, each component hedged between groups by its affinity; six "
     "decompositions averaged, no model",
     tags=("beyond",),
-    # 2: × the stereo positions; 3: timbre compared within nmf.TIMBRE_SPAN semitones;
+    # 2: × the stereo positions; 3: timbre compared within TUNING.streams.timbre_span semitones;
     # 4: components hedged between the groups (nmf.hedged); 5: six decompositions averaged;
-    # 6: their masks of nmf.ENSEMBLE_POWER; 7: six random starts fitted longer
-    # (nmf.ENSEMBLE, nmf.ENSEMBLE_FIT)
+    # 6: their masks of TUNING.streams.power; 7: six random starts fitted longer
+    # (TUNING.streams.members, TUNING.streams.fit)
     version=7,
 )
 def _nmf_streams(x, n_sources, *, rate, seed=0, ks=(2, 3, 4), **_) -> Estimates:
@@ -147,16 +148,16 @@ def streams_options(rate: int, **changes) -> dict:
     ``changes`` (an experiment's variant: ``members``, ``power``, ``hedge``, ``fit``)."""
     return {
         "affinity": partial(_streams, rate),
-        "hedge": nmf.HEDGE_SHARE,
-        "members": nmf.ENSEMBLE,
-        "power": nmf.ENSEMBLE_POWER,
-        "fit": nmf.ENSEMBLE_FIT,
+        "hedge": TUNING.streams.hedge_share,
+        "members": TUNING.streams.members,
+        "power": TUNING.streams.power,
+        "fit": TUNING.streams.fit,
         **changes,
     }
 
 
 def _streams(rate: int, mixture, w, h, n_fft: int) -> np.ndarray:
-    links = nmf.stream_affinity(w, h, rate, span=nmf.TIMBRE_SPAN, n_fft=n_fft)
+    links = nmf.stream_affinity(w, h, rate, span=TUNING.streams.timbre_span, n_fft=n_fft)
     return links * nmf.pan_affinity(nmf.channel_angles(mixture, w, h, n_fft=n_fft))
 
 

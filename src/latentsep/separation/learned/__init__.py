@@ -19,10 +19,8 @@ the methods are listed. Every public name is re-exported here: ``learned.group``
 # registration order is listing order: mixit's, the stem network's, the dictionaries', the
 # notes', the grouped components'
 from latentsep.separation.learned import grouping, mixit, stems, dictionaries, notes, components  # noqa: F401,I001
-from latentsep.separation.learned.dictionaries import NMF_CLASS_FLOOR_DB, dictionary_parts
+from latentsep.separation.learned.dictionaries import dictionary_parts
 from latentsep.separation.learned.grouping import (
-    FLOOR_DB,
-    LEAK_ALIKE,
     at_rate,
     by_label,
     coactivity,
@@ -38,17 +36,12 @@ from latentsep.separation.learned.grouping import (
 from latentsep.separation.learned.notes import (
     COUNT_BIAS,
     COUNT_WEIGHTS,
-    MASK_FLOOR,
-    MASK_WEIGHT,
-    NOTE_CLASS_FLOOR_DB,
-    NOTE_COUNT_FLOOR_DB,
     NotesAndMasks,
     count_likely,
     note_parts,
     output_features,
 )
 from latentsep.separation.learned.stems import (
-    CLASS_FLOOR_DB,
     DC_FIT_BINS,
     SHARE_SECONDS,
     class_energies,
@@ -62,8 +55,6 @@ from latentsep.separation.learned.stems import (
 
 __all__ = [
     # grouping
-    "FLOOR_DB",
-    "LEAK_ALIKE",
     "at_rate",
     "by_label",
     "coactivity",
@@ -76,7 +67,6 @@ __all__ = [
     "outputs",
     "sounding",
     # stems
-    "CLASS_FLOOR_DB",
     "DC_FIT_BINS",
     "SHARE_SECONDS",
     "class_energies",
@@ -87,15 +77,10 @@ __all__ = [
     "missing_head",
     "network_shares",
     # dictionaries
-    "NMF_CLASS_FLOOR_DB",
     "dictionary_parts",
     # notes
     "COUNT_BIAS",
     "COUNT_WEIGHTS",
-    "MASK_FLOOR",
-    "MASK_WEIGHT",
-    "NOTE_CLASS_FLOOR_DB",
-    "NOTE_COUNT_FLOOR_DB",
     "NotesAndMasks",
     "count_likely",
     "note_parts",

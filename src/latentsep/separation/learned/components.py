@@ -11,7 +11,8 @@ from latentsep import spectral
 from latentsep.separation import clustering, nmf
 from latentsep.separation.base import BlockRun, Estimates, fits, register
 from latentsep.separation.learned.grouping import count_sounding, needs
-from latentsep.separation.learned.stems import CLASS_FLOOR_DB, class_energies, component_shares
+from latentsep.separation.learned.stems import class_energies, component_shares
+from latentsep.tuning import TUNING
 
 
 def _grouped_by_classes(
@@ -75,6 +76,8 @@ _grouped_by_classes(
     lambda net, mixture, w, h, rate: component_shares(net, mixture, w, h, rate),
     # counted like classmask, by the network's class outputs on the whole mixture: on
     # held-out pieces they count better than the affinity's eigengap
-    lambda net, x, rate, ks: count_sounding(class_energies(net, x, rate), CLASS_FLOOR_DB, ks),
+    lambda net, x, rate, ks: count_sounding(
+        class_energies(net, x, rate), TUNING.floors.stem_class, ks
+    ),
     streams=True,
 )

@@ -11,15 +11,12 @@ from latentsep.audio import resample
 from latentsep.separation import nmf
 from latentsep.separation.base import Estimates, fits, register
 from latentsep.separation.learned.grouping import at_rate, fitted_classes, group, needs
-
-#: Supervised NMF's classes leak more than the stem network's
-#: (:data:`~latentsep.separation.learned.stems.CLASS_FLOOR_DB`), so they count at a higher floor.
-NMF_CLASS_FLOOR_DB = -6.0
+from latentsep.tuning import TUNING
 
 
 def _supervisednmf(x, n_sources, *, rate, separator, ks=(2, 3, 4), **_) -> Estimates:
     needs(separator)
-    return group(dictionary_parts(separator, x, rate), n_sources, NMF_CLASS_FLOOR_DB, ks)
+    return group(dictionary_parts(separator, x, rate), n_sources, TUNING.floors.nmf_class, ks)
 
 
 def dictionary_parts(dicts: nmf.ClassDictionaries, x: np.ndarray, rate: int) -> np.ndarray:
@@ -35,4 +32,4 @@ register(
     tags=("stems",),
 )(_supervisednmf)
 # its classes leak more: picked by loudness its outputs did no better, so they are clustered
-fits("supervisednmf")(fitted_classes(dictionary_parts, NMF_CLASS_FLOOR_DB, named=False))
+fits("supervisednmf")(fitted_classes(dictionary_parts, TUNING.floors.nmf_class, named=False))

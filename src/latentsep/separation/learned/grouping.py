@@ -1,7 +1,7 @@
 """A network's M outputs turned into sources and counted, without the truth.
 
 The network gives M outputs (M ≥ the most instruments a stem holds) that add up to the
-mixture. Grouping them needs no reference: outputs more than :data:`FLOOR_DB` below the
+mixture. Grouping them needs no reference: outputs more than ``TUNING.floors.silent`` below the
 loudest are silent; the sounding ones are the sources, merged by the similarity of their
 spectral envelopes when there are more than asked for; silent ones join the source whose
 envelope is nearest, so the sources still add up to the mixture. Counting is the number
@@ -21,9 +21,7 @@ from latentsep.models.masknet import MaskNetwork
 from latentsep.models.stemnet import StemNet
 from latentsep.separation import nmf
 from latentsep.separation.base import BlockRun, Fit
-
-#: Outputs this far below the loudest are silent (an inference choice: not in the model's key).
-FLOOR_DB = -20.0
+from latentsep.tuning import TUNING
 
 
 @torch.no_grad()
@@ -132,12 +130,6 @@ def group(
     return by_label(outs, labels, n), labels
 
 
-#: An output at least this alike (:func:`coactivity`) to a louder counted one is its leak
-#: (:func:`count_unlike`; chosen with ``notenmf``'s floor,
-#: :data:`~latentsep.separation.learned.notes.NOTE_CLASS_FLOOR_DB`).
-LEAK_ALIKE = 0.4
-
-
 def count_unlike(
     energy: np.ndarray,
     alike: np.ndarray,
@@ -146,9 +138,9 @@ def count_unlike(
     leak: float | None = None,
 ) -> int:
     """How many sounding outputs (:func:`sounding`) are not a louder one's leak: from the
-    loudest down, an output counts unless it is ``leak`` (:data:`LEAK_ALIKE`) alike or more
+    loudest down, an output counts unless it is ``leak`` (``TUNING.leak_alike``) alike or more
     to one that counted; kept within ``ks``."""
-    leak = LEAK_ALIKE if leak is None else leak
+    leak = TUNING.leak_alike if leak is None else leak
     loud = sounding(energy, floor_db)
     counted: list[int] = []
     for i in np.argsort(-np.asarray(energy)):

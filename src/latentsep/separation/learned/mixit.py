@@ -5,12 +5,13 @@ their M outputs grouped into sources without the truth (:mod:`.grouping`).
 from __future__ import annotations
 
 from latentsep.separation.base import Estimates, register
-from latentsep.separation.learned.grouping import FLOOR_DB, group, needs, outputs
+from latentsep.separation.learned.grouping import group, needs, outputs
+from latentsep.tuning import TUNING
 
 
 def _learned(x, n_sources, *, rate, separator, ks=(2, 3, 4), **_) -> Estimates:
     needs(separator)
-    return group(outputs(separator, x, rate), n_sources, FLOOR_DB, ks)
+    return group(outputs(separator, x, rate), n_sources, TUNING.floors.silent, ks)
 
 
 register(

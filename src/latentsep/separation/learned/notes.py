@@ -25,21 +25,7 @@ from latentsep.separation.learned.grouping import (
     needs,
 )
 from latentsep.separation.learned.stems import class_masks, nearest
-
-#: ``notenmf``'s class outputs this far below the loudest are silent: they join a source
-#: without deciding the groups, and are not counted. An output at least LEAK_ALIKE alike
-#: (:func:`coactivity`) to a louder counted one is its leak (chosen on 100 validation
-#: pieces, ``experiments/notenmf.py``; the Ablations appendix).
-NOTE_CLASS_FLOOR_DB = -15.0
-#: ... but counted within 10 dB of the loudest (chosen on the 266 validation pieces).
-NOTE_COUNT_FLOOR_DB = -10.0
-
-
-#: ``notenmf+classmask`` weighs each class's model by the stem network's mask for that class
-#: to this power (floored at MASK_FLOOR): a product of the two experts, the notes' fit
-#: deciding where each note is and the network, which hears each bin in its context, which
-#: class holds it (``experiments/notenmf.py --mask-weights``; the Ablations appendix).
-MASK_WEIGHT, MASK_FLOOR = 0.25, 0.01
+from latentsep.tuning import TUNING
 
 
 @dataclass(frozen=True)
@@ -67,7 +53,7 @@ def note_parts(
     separator: NotesAndMasks,
     x: np.ndarray,
     rate: int,
-    weight: float = MASK_WEIGHT,
+    weight: float = TUNING.note_masks.weight,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``notenmf``'s class outputs ``(classes, channels, samples)`` and their co-activity
     (``notenmf+classmask``'s: the class models weighed by the network's class masks to the
@@ -75,7 +61,7 @@ def note_parts(
     y = resample(x, rate, nmf.DICT_RATE)
     spec, models = nmf.class_models(y, separator.notes, notes=True)
     if separator.net is not None:  # weighed on the network's grid, then read on the notes'
-        weights = (class_masks(separator.net, x, rate)[0] + MASK_FLOOR) ** weight
+        weights = (class_masks(separator.net, x, rate)[0] + TUNING.note_masks.floor) ** weight
         for m, s in zip(models, weights, strict=True):  # a class at a time: less memory
             m *= _on_grid(separator.net, s[None], m.shape)[0]
     # the activations are linear between pooled frames: every eighth frame shows as much
@@ -121,7 +107,12 @@ def _notenmf(x, n_sources, *, rate, separator, ks=(2, 3, 4), **_) -> Estimates:
     if n_sources is None:
         n_sources = _note_count(separator, outs, alike, ks)
     return group(
-        outs, n_sources, NOTE_CLASS_FLOOR_DB, ks, alike=alike, count_floor_db=NOTE_COUNT_FLOOR_DB
+        outs,
+        n_sources,
+        TUNING.floors.note_class,
+        ks,
+        alike=alike,
+        count_floor_db=TUNING.floors.note_count,
     )
 
 
@@ -189,7 +180,7 @@ def _note_count(separator, outs: np.ndarray, alike: np.ndarray, ks) -> int | Non
 
 
 _fit_notes = fitted_classes(
-    note_parts, NOTE_CLASS_FLOOR_DB, count_floor_db=NOTE_COUNT_FLOOR_DB, count=_note_count
+    note_parts, TUNING.floors.note_class, count_floor_db=TUNING.floors.note_count, count=_note_count
 )
 
 
@@ -208,7 +199,7 @@ register(
     tags=("stems",),
     # 2: activations fitted on half-second frames, outputs grouped by co-activity; 3: the
     # notes' STFT 2,048 / 512 (nmf.NOTE_N_FFT); 4: 4,096 / 512, pruned at 10⁻², the first
-    # updates on coarse bins; 5: counted within NOTE_COUNT_FLOOR_DB
+    # updates on coarse bins; 5: counted within TUNING.floors.note_count
     version=5,
 )(_notenmf)
 fits("notenmf")(_fit_notenmf)
@@ -236,7 +227,7 @@ register(
     network="notedict+stemnet",
     tags=("stems",),
     # 2: the notes' STFT 2,048 / 512 (nmf.NOTE_N_FFT); 3: 4,096 / 512, pruned at 10⁻², the
-    # first updates on coarse bins; 4: counted within NOTE_COUNT_FLOOR_DB; 5: counted by
+    # first updates on coarse bins; 4: counted within TUNING.floors.note_count; 5: counted by
     # count_likely
     version=5,
 )(_masked(_notenmf))

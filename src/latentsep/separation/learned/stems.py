@@ -17,10 +17,8 @@ from latentsep.models.stemnet import DC_FLOOR_DB, StemNet
 from latentsep.separation import clustering, nmf
 from latentsep.separation.base import Estimates, fits, register
 from latentsep.separation.learned.grouping import at_rate, fitted_classes, group, needs, outputs
+from latentsep.tuning import TUNING
 
-#: A class output this far below the loudest is not an instrument (counting; chosen on the
-#: 13 held-out train pieces, ``experiments/class_counting.py``; the Ablations appendix).
-CLASS_FLOOR_DB = -12.0
 #: Deep clustering clusters the bins within DC_FLOOR_DB of the loudest (those the network
 #: learned from, :mod:`latentsep.models.stemnet`); quieter bins go to the nearest centre.
 #: At most this many bins are used to fit the centres.
@@ -29,7 +27,7 @@ DC_FIT_BINS = 8000
 
 def _classmask(x, n_sources, *, rate, separator, ks=(2, 3, 4), **_) -> Estimates:
     needs(separator)
-    return group(outputs(separator, x, rate), n_sources, CLASS_FLOOR_DB, ks, named=True)
+    return group(outputs(separator, x, rate), n_sources, TUNING.floors.stem_class, ks, named=True)
 
 
 @torch.no_grad()
@@ -89,7 +87,7 @@ register(
     network="stemnet",
     tags=("stems",),
 )(_deepclustering)
-fits("classmask")(fitted_classes(outputs, CLASS_FLOOR_DB, named=True))
+fits("classmask")(fitted_classes(outputs, TUNING.floors.stem_class, named=True))
 
 
 #: Each component is described by its loudest this many seconds (of its mono mix-down):

@@ -13,8 +13,6 @@ Every public name is re-exported here: ``nmf.decompose``, ``nmf.separate``, ...
 """
 
 from latentsep.separation.nmf.core import (
-    HEDGE_POWER,
-    HEDGE_SHARE,
     MAX_FIT_FRAMES,
     N_COMPONENTS,
     activations,
@@ -38,11 +36,6 @@ from latentsep.separation.nmf.dictionaries import (
     learn_dictionaries,
 )
 from latentsep.separation.nmf.grouping import (
-    ENSEMBLE,
-    ENSEMBLE_FIT,
-    ENSEMBLE_POWER,
-    PAN_WIDTH,
-    TIMBRE_SPAN,
     Grouping,
     channel_angles,
     decompose_and_group,
@@ -81,8 +74,6 @@ from latentsep.separation.nmf.parts import class_models, class_parts, masked_par
 
 __all__ = [
     # core
-    "HEDGE_POWER",
-    "HEDGE_SHARE",
     "MAX_FIT_FRAMES",
     "N_COMPONENTS",
     "activations",
@@ -96,11 +87,6 @@ __all__ = [
     "n_groups",
     "reusing_fits",
     # grouping
-    "ENSEMBLE",
-    "ENSEMBLE_FIT",
-    "ENSEMBLE_POWER",
-    "PAN_WIDTH",
-    "TIMBRE_SPAN",
     "Grouping",
     "channel_angles",
     "decompose_and_group",

@@ -20,6 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from latentsep import spectral
 from latentsep.separation import masks
 from latentsep.spectral import hop_of, istft, stft
+from latentsep.tuning import TUNING
 
 N_COMPONENTS = 24
 #: Longer inputs learn their templates on this many evenly spaced STFT frames.
@@ -158,15 +159,11 @@ def n_groups(labels: np.ndarray) -> int:
     return labels.shape[1] if labels.ndim == 2 else int(labels.max()) + 1
 
 
-#: How much of each component ``nmf+streams`` hedges among the groups (:func:`hedged`): the
-#: share and the power of the mean affinity that spreads it. An NMF component is only
-#: partly one instrument, so a hard choice at a group's edge loses more than a hedge
-#: (measured in the book's Ablations appendix).
-HEDGE_SHARE, HEDGE_POWER = 0.5, 4.0
-
-
 def hedged(
-    affinity: np.ndarray, labels: np.ndarray, share: float = HEDGE_SHARE, power: float = HEDGE_POWER
+    affinity: np.ndarray,
+    labels: np.ndarray,
+    share: float = TUNING.streams.hedge_share,
+    power: float = TUNING.streams.hedge_power,
 ) -> np.ndarray:
     """Each component's weight in each group ``(components, groups)``, rows summing to one:
     ``1 − share`` in its own group, ``share`` spread over the groups by its mean affinity to

@@ -1,5 +1,5 @@
 """NMF components grouped into sources: what describes each component, how alike two are,
-and the grouping, alone or as an ensemble of decompositions (:data:`ENSEMBLE`).
+and the grouping, alone or as an ensemble of decompositions (``TUNING.streams.members``).
 
 The classic unsupervised baseline groups components by timbre: the shape of each spectral
 template's envelope (MFCC-like descriptors). :func:`latent_embeddings` groups them by
@@ -36,6 +36,7 @@ from latentsep.separation.nmf.core import (
     n_groups,
 )
 from latentsep.spectral import hop_of, stft
+from latentsep.tuning import TUNING
 
 
 def timbre(basis: np.ndarray, n_coefficients: int = 13) -> np.ndarray:
@@ -121,14 +122,9 @@ def succession(h: np.ndarray, f0: np.ndarray, frames: int = 3, semitones: float 
     return s * (np.abs(12 * (f0[:, None] - f0[None])) <= semitones)
 
 
-#: How far apart in pitch (semitones) two components' harmonic timbres still tell whether
-#: they are one instrument: the width of :func:`pitch_local`'s Gaussian. A soundfont plays
-#: neighbouring notes from one sample, and far notes change their timbre as much as
-#: instruments differ (the Ablations appendix).
-TIMBRE_SPAN = 6.0
-
-
-def pitch_local(timbre: np.ndarray, f0: np.ndarray, span: float = TIMBRE_SPAN) -> np.ndarray:
+def pitch_local(
+    timbre: np.ndarray, f0: np.ndarray, span: float = TUNING.streams.timbre_span
+) -> np.ndarray:
     """A timbre affinity heard only between components close in pitch (``f0`` in octaves):
     its log weighed by a Gaussian of the pitch gap, the rest of the weight on the median
     log affinity, which tells nothing."""
@@ -155,12 +151,6 @@ def stream_affinity(
     return timbre_ * (1 - overlap(h)) * (1 + succession(h, f0))
 
 
-#: How far apart (radians of the pan angle) two components' stereo positions may be and
-#: still look like one instrument: the width of :func:`pan_affinity`'s Gaussian (chosen on
-#: stereo validation pieces, ``experiments/stereo_pan.py --nmf-only``; the Ablations appendix).
-PAN_WIDTH = 0.2
-
-
 def channel_angles(
     mixture: np.ndarray,
     w: np.ndarray,
@@ -184,7 +174,7 @@ def channel_angles(
     return np.arctan2(gains[1], gains[0])
 
 
-def pan_affinity(angles: np.ndarray, width: float = PAN_WIDTH) -> np.ndarray:
+def pan_affinity(angles: np.ndarray, width: float = TUNING.streams.pan_width) -> np.ndarray:
     """How alike components' stereo positions :func:`channel_angles` are: a Gaussian of
     their gap, 1 for all in mono (where the stereo image tells nothing)."""
     return np.exp(-((angles[:, None] - angles[None]) ** 2) / (2 * width**2))
@@ -261,30 +251,6 @@ def group_decomposition(
     return group_components(mixture, w, h, n_sources, seed, ks, embed, standardize)
 
 
-#: ``nmf+streams``' decompositions, ``(STFT points, components, random start's seed)``: each
-#: is grouped on its own (the first one choosing the count when it is not given) and the
-#: sources of all are averaged, matched to the first one's. Their errors differ — a longer
-#: window resolves low notes, and a random start finds other components than NNDSVD's one
-#: deterministic start — and the average errs less than any (chosen on validation pieces;
-#: on real recordings ``experiments/real_streams.py`` compares other sizes and ranks).
-ENSEMBLE = (
-    (2048, 24, 1),
-    (2048, 24, 2),
-    (2048, 24, 3),
-    (4096, 24, 1),
-    (4096, 24, 2),
-    (4096, 24, 3),
-)
-#: ... each fitted with this budget of updates (:func:`decompose`'s ``fit``), not the
-#: default's 200 (which stops at a relative change of 10⁻³, before converging): its
-#: components are purer, so the yardstick of issue 24 (the default decomposition grouped by
-#: the truth, :func:`oracle_grouping`) is not this ensemble's own ceiling.
-ENSEMBLE_FIT = {"max_iter": 600, "tol": 1e-4}
-#: ... each member's masks its groups' models to this power (a generalised Wiener filter):
-#: the average of soft masks is softer than any of them, and sharper members make up for it.
-ENSEMBLE_POWER = 1.5
-
-
 @dataclass
 class Grouping:
     """One decomposition's templates, each one's source (labels or weights ``(components,
@@ -323,7 +289,7 @@ def groupings(
     **options,
 ) -> tuple[list[Grouping], list[list[np.ndarray]]]:
     """Each of ``members``' decomposition of ``mixture`` grouped (``(STFT points,
-    components)`` pairs, or with a random start's seed third, :data:`ENSEMBLE`; default:
+    components)`` pairs, or with a random start's seed third, ``TUNING.streams.members``; default:
     one, ``n_components`` on the package's STFT) and the sources each gives (masks of
     ``power``, :class:`Grouping`), in the first one's order; the first one chooses the
     count. ``seed``, ``fit`` and ``options`` as for :func:`decompose_and_group`. Members
