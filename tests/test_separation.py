@@ -441,6 +441,38 @@ def test_members_in_threads_give_what_they_give_in_turn(monkeypatch):
     assert [*parallel.thread_map(lambda i: i * i, range(5))] == [0, 1, 4, 9, 16]
 
 
+def test_separations_take_denormal_floats_as_zero(monkeypatch):
+    """NMF's templates of empty bands shrink through denormal floats, tens of times slower
+    to compute: a separation runs with them flushed to zero, in its threads too."""
+    import torch
+
+    from latentsep import parallel
+
+    tiny = np.array([1e-39], np.float32)  # below float32's smallest normal
+    product = lambda _=None: float((tiny * np.float32(1.5))[0])  # noqa: E731
+    assert product() != 0.0
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU has no flush-to-zero mode")
+    monkeypatch.setattr(parallel, "cores", lambda: 2)
+    with parallel.flushing_denormals():
+        assert product() == 0.0
+        assert parallel.thread_map(product, range(3)) == [0.0, 0.0, 0.0]
+    assert product() != 0.0 and parallel.thread_map(product, range(2)) != [0.0, 0.0]
+    seen = []
+
+    def run(x, n, **_):
+        seen.append(product())
+        return [x], None
+
+    import dataclasses
+
+    monkeypatch.setitem(
+        separation.METHODS, "nmf", dataclasses.replace(separation.METHODS["nmf"], run=run)
+    )
+    separation.separate(tone(440), None, "nmf", None, rate=RATE)
+    assert seen == [0.0] and product() != 0.0
+
+
 def test_a_kept_transform_is_computed_once_and_cannot_be_changed():
     x = tone(440)
     with spectral.reusing_transforms():
