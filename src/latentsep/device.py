@@ -75,14 +75,16 @@ _MALLOPT = {
 
 def measured_on(where: Path, watched: tuple[str, ...] = ("src",)) -> dict[str, Any]:
     """Where and when a result was measured: the machine, the date and the commit of the
-    checkout holding ``where`` (with "+changes" when a ``watched`` folder differs from it)."""
+    checkout holding ``where`` (with "+changes" when a ``watched`` folder differs from it;
+    a folder given as ``"!path"`` is not watched: the results a run itself writes)."""
 
     def git(*args: str) -> str:
         run = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True)
         return run.stdout.strip() if run.returncode == 0 else ""
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    top = [f":(top){w}" for w in watched]  # watched from the checkout's root, not ``where``
+    # watched from the checkout's root, not ``where``
+    top = [f":(top,exclude){w[1:]}" if w.startswith("!") else f":(top){w}" for w in watched]
     if git("status", "--porcelain", "--untracked-files=no", "--", *top):
         commit += "+changes"
     return {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "commit": commit}
