@@ -15,21 +15,14 @@ the fundamentals' gap, 12 semitones wide). Scored as ``real_streams.py`` scores.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 
 import numpy as np
 import pandas as pd
 import real_streams
-from scipy.optimize import linear_sum_assignment
 
-from latentsep import pipeline
-from latentsep.evaluation import metrics, scoring
-from latentsep.paths import atomic_write, code_digest, data_dir, param_key
-from latentsep.presets import get_preset
+from latentsep.evaluation import scoring
 from latentsep.separation import clustering, masks, nmf
-from latentsep.separation.blocks import similarity
 from latentsep.tuning import TUNING
 
 #: name -> the cues multiplied into the affinity ("oracle": grouped by the truth).
@@ -129,8 +122,7 @@ def separate(case: scoring.Case, cues: tuple[str, ...]) -> list[np.ndarray]:
         sources = separate_by(case, cues)
         if cues[0] == "voices+streams":
             streams = separate(case, VARIANTS["timbre, apart, follow (nmf+streams)"])
-            order = linear_sum_assignment(similarity(streams, sources), maximize=True)[1]
-            sources = [(s + sources[i]) / 2 for s, i in zip(streams, order, strict=True)]
+            sources = real_streams.matched_mean([streams, sources])
         return sources
     return separate_by(case, cues)
 
@@ -219,66 +211,34 @@ def separate_by(case: scoring.Case, cues) -> list[np.ndarray]:
                 1.0 if "register" in cues else 0.0,
             )
             parts = [w @ (h * (label == v)) for v in range(case.n_sources)]
-            sources = masks.apply_masks(
-                case.mixture, masks.ratio_masks(parts, power=TUNING.streams.power), n_fft
+            heard.append(
+                masks.apply_masks(
+                    case.mixture, masks.ratio_masks(parts, power=TUNING.streams.power), n_fft
+                )
             )
-            if heard:
-                order = linear_sum_assignment(similarity(heard[0], sources), maximize=True)[1]
-                sources = [sources[i] for i in order]
-            heard.append(sources)
             continue
         else:
             a = affinity(cues, w, h, case.rate, n_fft, case.n_sources)
             labels = clustering.spectral_groups(a, case.n_sources, seed=0)
             weights = nmf.hedged(a, labels, TUNING.streams.hedge_share)
-        sources = nmf.Grouping(w, weights, n_fft, TUNING.streams.power).sources(case.mixture, h)
-        if heard and len(sources) == len(heard[0]):
-            order = linear_sum_assignment(similarity(heard[0], sources), maximize=True)[1]
-            sources = [sources[i] for i in order]
-        elif heard:
-            continue
-        heard.append(sources)
-    return [np.mean(each, axis=0).astype(np.float32) for each in zip(*heard, strict=True)]
+        grouping = nmf.Grouping(w, weights, n_fft, TUNING.streams.power)
+        heard.append(grouping.sources(case.mixture, h))
+    return real_streams.matched_mean(heard)
 
 
 def score(name: str, cases_: list[scoring.Case]) -> pd.DataFrame:
-    """One variant's scores, cached by the variant, the excerpts and the code."""
-    key = param_key([name, json.dumps(VARIANTS[name]), [c.track for c in cases_], code_digest()])
-    path = data_dir() / "experiments" / "real_grouping" / f"{key}.csv"
-    if path.is_file():
-        return pd.read_csv(path)
-    rows = []
-    for case in cases_:
-        sources = separate(case, VARIANTS[name])
-        for row in metrics.separation_scores(
-            case.references, sources, case.mixture, case.rate, False, None
-        ):
-            rows.append({"variant": name, "track": case.track, **row})
-    table = pd.DataFrame(rows)
-    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
-    return table
+    """One variant's scores (``real_streams.cached_scores``)."""
+    return real_streams.cached_scores(
+        "real_grouping", name, VARIANTS[name], cases_, lambda case: separate(case, VARIANTS[name])
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    global MEMBERS
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", nargs="*", help="these variants only")
-    parser.add_argument("--smoke", action="store_true", help="two variants, synthetic pieces")
-    parser.add_argument("--preset", default="cpu")
-    args = parser.parse_args(argv)
-    if args.smoke:
-        cases_, names = real_streams.smoke_cases(), list(VARIANTS)[:2]
+    def smoke(names: list[str]) -> None:
+        global MEMBERS
         MEMBERS = ((256, 4, 1), (256, 4, 2))  # tiny pieces: two short decompositions
-    else:
-        if not pipeline.real_dev_set().is_dir():
-            print(f"{pipeline.real_dev_set()}: lay it out with scripts/real_devset.py")
-            return 2
-        cases_, names = real_streams.cases(get_preset(args.preset)), args.only or list(VARIANTS)
-    with nmf.reusing_fits():  # the variants group the same decompositions
-        tables = [score(n, cases_) for n in names]
-    print(f"SI-SDRi (dB) over (excerpt, instrument) pairs, {len(cases_)} excerpts, true count:")
-    print(real_streams.summary(pd.concat(tables)).round(2).to_string())
-    return 0
+
+    return real_streams.run_study(argv, __doc__, VARIANTS, score, list(VARIANTS)[:2], smoke)
 
 
 if __name__ == "__main__":

@@ -19,21 +19,14 @@ given; SI-SDRi over (excerpt, instrument) pairs; paired against the first varian
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 
 import numpy as np
 import pandas as pd
 import real_streams
-from scipy.optimize import linear_sum_assignment
 
-from latentsep import pipeline
-from latentsep.evaluation import metrics, scoring
-from latentsep.paths import atomic_write, code_digest, data_dir, param_key
-from latentsep.presets import get_preset
+from latentsep.evaluation import scoring
 from latentsep.separation import clustering, nmf
-from latentsep.separation.blocks import similarity
 from latentsep.spectral import hop_of
 from latentsep.tuning import TUNING
 
@@ -105,55 +98,23 @@ def separate(case: scoring.Case, gap_s, threshold, same) -> list[np.ndarray]:
         labels = clustering.spectral_groups(a, case.n_sources, seed=0)
         weights = nmf.hedged(a, labels, TUNING.streams.hedge_share)
         grouping = nmf.Grouping(w[:, comps], weights, n_fft, TUNING.streams.power)
-        sources = grouping.sources(case.mixture, ha)
-        if heard and len(sources) == len(heard[0]):
-            order = linear_sum_assignment(similarity(heard[0], sources), maximize=True)[1]
-            sources = [sources[i] for i in order]
-        elif heard:
-            continue
-        heard.append(sources)
-    return [np.mean(each, axis=0).astype(np.float32) for each in zip(*heard, strict=True)]
+        heard.append(grouping.sources(case.mixture, ha))
+    return real_streams.matched_mean(heard)
 
 
 def score(name: str, cases_: list[scoring.Case]) -> pd.DataFrame:
-    """One variant's scores, cached by the variant, the excerpts and the code."""
-    settings = VARIANTS[name]
-    key = param_key([name, json.dumps(settings), [c.track for c in cases_], code_digest()])
-    path = data_dir() / "experiments" / "real_notes" / f"{key}.csv"
-    if path.is_file():
-        return pd.read_csv(path)
-    rows = []
-    for case in cases_:
-        sources = separate(case, *settings)
-        for row in metrics.separation_scores(
-            case.references, sources, case.mixture, case.rate, False, None
-        ):
-            rows.append({"variant": name, "track": case.track, **row})
-    table = pd.DataFrame(rows)
-    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
-    return table
+    """One variant's scores (``real_streams.cached_scores``)."""
+    return real_streams.cached_scores(
+        "real_notes", name, VARIANTS[name], cases_, lambda case: separate(case, *VARIANTS[name])
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", nargs="*", help="these variants only")
-    parser.add_argument("--smoke", action="store_true", help="two variants, synthetic pieces")
-    parser.add_argument("--preset", default="cpu")
-    args = parser.parse_args(argv)
-    if args.smoke:
-        cases_, names = real_streams.smoke_cases(), list(VARIANTS)[:2]
+    def smoke(names: list[str]) -> None:
         global MEMBERS
         MEMBERS = ((256, 4, 1), (256, 4, 2))  # tiny pieces: two short decompositions
-    else:
-        if not pipeline.real_dev_set().is_dir():
-            print(f"{pipeline.real_dev_set()}: lay it out with scripts/real_devset.py")
-            return 2
-        cases_, names = real_streams.cases(get_preset(args.preset)), args.only or list(VARIANTS)
-    with nmf.reusing_fits():  # the variants group the same decompositions
-        tables = [score(n, cases_) for n in names]
-    print(f"SI-SDRi (dB) over (excerpt, instrument) pairs, {len(cases_)} excerpts, true count:")
-    print(real_streams.summary(pd.concat(tables)).round(2).to_string())
-    return 0
+
+    return real_streams.run_study(argv, __doc__, VARIANTS, score, list(VARIANTS)[:2], smoke)
 
 
 if __name__ == "__main__":

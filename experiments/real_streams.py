@@ -80,27 +80,75 @@ def cases(preset) -> list[scoring.Case]:
 
 
 def score(name: str, changes: dict, cases_: list[scoring.Case]) -> pd.DataFrame:
-    """One variant's scores, cached by the variant, the excerpts and the code."""
-    key = param_key(
-        [name, json.dumps(changes, default=str), [c.track for c in cases_], code_digest()]
-    )
-    path = data_dir() / "experiments" / "real_streams" / f"{key}.csv"
-    if path.is_file():
-        return pd.read_csv(path)
-    rows = []
-    for case in cases_:
+    """One variant's scores (see :func:`cached_scores`)."""
+
+    def separate(case: scoring.Case) -> list[np.ndarray]:
         named = (
             {"affinity": affinity(changes["affinity"], case.rate)} if "affinity" in changes else {}
         )
         options = methods.streams_options(case.rate, **{**changes, **named})
-        sources, _ = nmf.separate(case.mixture, case.n_sources, seed=0, **options)
+        return nmf.separate(case.mixture, case.n_sources, seed=0, **options)[0]
+
+    return cached_scores("real_streams", name, changes, cases_, separate)
+
+
+def cached_scores(
+    study: str, name: str, settings, cases_: list[scoring.Case], separate
+) -> pd.DataFrame:
+    """A variant's scores, ``separate(case) -> sources`` on every case, cached under
+    ``data/experiments/<study>/`` by the variant, its settings, the excerpts and the code."""
+    key = param_key(
+        [name, json.dumps(settings, default=str), [c.track for c in cases_], code_digest()]
+    )
+    path = data_dir() / "experiments" / study / f"{key}.csv"
+    if path.is_file():
+        return pd.read_csv(path)
+    rows = [
+        {"variant": name, "track": case.track, **row}
+        for case in cases_
         for row in metrics.separation_scores(
-            case.references, sources, case.mixture, case.rate, False, None
-        ):
-            rows.append({"variant": name, "track": case.track, **row})
+            case.references, separate(case), case.mixture, case.rate, False, None
+        )
+    ]
     table = pd.DataFrame(rows)
     atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
     return table
+
+
+def matched_mean(heard: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """Members' sources put in the first member's order (:func:`nmf.in_first_order`; one
+    with another count left out) and averaged."""
+    kept = [
+        [sources[i] for i in order]
+        for sources, order in zip(heard, nmf.in_first_order(heard), strict=True)
+        if order is not None
+    ]
+    return [np.mean(each, axis=0).astype(np.float32) for each in zip(*kept, strict=True)]
+
+
+def run_study(argv, doc: str, variants: dict, score_of, smoke_names: list[str], smoke) -> int:
+    """A real-set study's command line: ``score_of(name, cases) -> table`` for each variant
+    asked for (``--only``), the decompositions shared among them, and :func:`summary`
+    printed; ``--smoke`` scores ``smoke_names`` on synthetic pieces after ``smoke(names)``
+    makes the study's settings tiny."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--only", nargs="*", help="these variants only")
+    parser.add_argument("--smoke", action="store_true", help="two variants, synthetic pieces")
+    parser.add_argument("--preset", default="cpu")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        cases_, names = smoke_cases(), smoke_names
+        smoke(names)
+    else:
+        if not pipeline.real_dev_set().is_dir():
+            print(f"{pipeline.real_dev_set()}: lay it out with scripts/real_devset.py")
+            return 2
+        cases_, names = cases(get_preset(args.preset)), args.only or list(variants)
+    with nmf.reusing_fits():  # variants that decompose alike share the decompositions
+        tables = [score_of(n, cases_) for n in names]
+    print(f"SI-SDRi (dB) over (excerpt, instrument) pairs, {len(cases_)} excerpts, true count:")
+    print(summary(pd.concat(tables)).round(2).to_string())
+    return 0
 
 
 def smoke_cases() -> list[scoring.Case]:
@@ -117,27 +165,17 @@ def smoke_cases() -> list[scoring.Case]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", nargs="*", help="these variants only")
-    parser.add_argument("--smoke", action="store_true", help="two variants, synthetic pieces")
-    parser.add_argument("--preset", default="cpu")
-    args = parser.parse_args(argv)
-    if args.smoke:
-        cases_, names = (
-            smoke_cases(),
-            ["as registered", "masks of power 1", "× register (12 semitones)"],
-        )
-    else:
-        if not pipeline.real_dev_set().is_dir():
-            print(f"{pipeline.real_dev_set()}: lay it out with scripts/real_devset.py")
-            return 2
-        cases_, names = cases(get_preset(args.preset)), args.only or list(VARIANTS)
-    if args.smoke:  # tiny pieces: one short decomposition each
+    def smoke(names: list[str]) -> None:  # tiny pieces: one short decomposition each
         VARIANTS.update({n: {**VARIANTS[n], "members": [(256, 4, 1)]} for n in names})
-    tables = [score(n, VARIANTS[n], cases_) for n in names]
-    print(f"SI-SDRi (dB) over (excerpt, instrument) pairs, {len(cases_)} excerpts, true count:")
-    print(summary(pd.concat(tables)).round(2).to_string())
-    return 0
+
+    return run_study(
+        argv,
+        __doc__,
+        VARIANTS,
+        lambda name, cases_: score(name, VARIANTS[name], cases_),
+        ["as registered", "masks of power 1", "× register (12 semitones)"],
+        smoke,
+    )
 
 
 def summary(scores: pd.DataFrame) -> pd.DataFrame:

@@ -202,30 +202,6 @@ def group_components(
     return KMeans(n_sources, n_init=4, random_state=seed).fit_predict(feats)
 
 
-def decompose_and_group(
-    mixture: np.ndarray,
-    n_sources: int | None,
-    n_components: int = N_COMPONENTS,
-    seed: int = 0,
-    ks=(2, 3, 4),
-    embed: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
-    standardize: bool = True,
-    affinity: Callable[..., np.ndarray] | None = None,
-    hedge: float = 0.0,
-    n_fft: int = spectral.N_FFT,
-    start: int | None = None,
-    fit: dict | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The templates, activations and each component's source label of ``mixture``
-    (:func:`decompose` of its ``n_fft``-point STFT, ``start`` and ``fit`` as there; grouped
-    by :func:`group_decomposition`)."""
-    w, h = decompose(mixture, n_components, seed, n_fft, start, fit)
-    labels = group_decomposition(
-        mixture, w, h, n_sources, seed, ks, embed, standardize, affinity, hedge, n_fft
-    )
-    return w, h, labels
-
-
 def group_decomposition(
     mixture: np.ndarray,
     w: np.ndarray,
@@ -292,9 +268,9 @@ def groupings(
     components)`` pairs, or with a random start's seed third, ``TUNING.streams.members``; default:
     one, ``n_components`` on the package's STFT) and the sources each gives (masks of
     ``power``, :class:`Grouping`), in the first one's order; the first one chooses the
-    count. ``seed``, ``fit`` and ``options`` as for :func:`decompose_and_group`. Members
-    are decomposed, grouped and heard at once on the cores (:func:`parallel.thread_map`),
-    each as it would be alone."""
+    count. ``seed`` and ``fit`` as for :func:`decompose`, ``options`` as for
+    :func:`group_decomposition`. Members are decomposed, grouped and heard at once on the
+    cores (:func:`parallel.thread_map`), each as it would be alone."""
     members = [
         (n_fft, k, start[0] if start else None)
         for n_fft, k, *start in members or ((spectral.N_FFT, n_components),)
@@ -313,14 +289,27 @@ def groupings(
         first = group(0, n_sources)
         n = n_groups(first[0].labels)
         rest = parallel.thread_map(lambda i: group(i, n), range(1, len(members)))
-    found, heard = [first[0]], [first[1]]
-    for grouping, sources in rest:
-        if len(sources) != len(heard[0]):
-            continue  # a member whose clustering left a group empty: it cannot be matched
-        order = linear_sum_assignment(similarity(heard[0], sources), maximize=True)[1]
-        found.append(grouping.reordered(order))
-        heard.append([sources[i] for i in order])
+    found, heard = [], []
+    everyone = [first, *rest]
+    orders = in_first_order([sources for _, sources in everyone])
+    for (grouping, sources), order in zip(everyone, orders, strict=True):
+        if order is not None:  # None: a clustering left a group empty, it cannot be matched
+            found.append(grouping.reordered(order))
+            heard.append([sources[i] for i in order])
     return found, heard
+
+
+def in_first_order(heard: list[list[np.ndarray]]) -> list[np.ndarray | None]:
+    """The order that puts each member's sources in the first member's (one to one, by the
+    similarity of their spectrograms): an index array per member, None for a member with
+    another number of sources."""
+    first = heard[0]
+    return [np.arange(len(first))] + [
+        linear_sum_assignment(similarity(first, sources), maximize=True)[1]
+        if len(sources) == len(first)
+        else None
+        for sources in heard[1:]
+    ]
 
 
 def _mean(heard: list[list[np.ndarray]]) -> list[np.ndarray]:
