@@ -11,12 +11,12 @@ outputs within each floor of the loudest are the true count. ``validation`` (the
 the 133 train pieces no network or dictionary learned from, in every training soundfont — the
 floors are chosen there; ``test``: the embedded test set and the unseen timbres, to report.
 
-``--fit``: ``notenmf+classmask``'s counting model instead (``learned.count_likely``): each
+``--fit``: ``notenmf+classmask``'s counting model instead (``learned.CountModel``): each
 class output of every validation piece, described by ``learned.output_features`` and its
-class, labelled by whether its class plays in the piece; a logistic model fitted on them
-all (printed as ``learned.COUNT_WEIGHTS`` and ``COUNT_BIAS``), and how often it counts
-right in five folds of the pieces and trained on one soundfont, read on the other — beside
-the floor and leak rule (``learned.count_unlike``) on the same pieces.
+class, labelled by whether its class plays in the piece; the logistic model fitted on them
+all as ``pipeline.count_model`` fits it (``learned.fit_count_model``, printed), and how
+often it counts right in five folds of the pieces and trained on one soundfont, read on the
+other — beside the floor and leak rule (``learned.count_unlike``) on the same pieces.
 
 ``--smoke`` does both with the smoke preset's networks on the first test piece of each
 test set (the test suite does).
@@ -90,13 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-FIT_C = 1.0  # the logistic model's inverse L2 weight
-
-
 def fit_count(base, split: str = "validation", pieces_each: int | None = None) -> int:
     """``--fit``: the counting model of ``notenmf+classmask`` on the validation pieces."""
-    from sklearn.linear_model import LogisticRegression
-
     both = pipeline.network(base, "notenmf+classmask", progress=False)[0]
     classes = both.notes.classes
     pieces = []  # (soundfont, energies, co-activity, true count, which classes play)
@@ -107,24 +102,11 @@ def fit_count(base, split: str = "validation", pieces_each: int | None = None) -
             plays = np.array([c in case.references for c in classes])
             pieces.append((label, energy, alike, case.n_sources, plays))
 
-    def fitted(train) -> tuple[dict, dict]:
-        x = np.concatenate(
-            [
-                np.hstack([learned.output_features(e, a), np.eye(len(classes))])
-                for _, e, a, *_ in train
-            ]
-        )
-        y = np.concatenate([p[-1] for p in train])
-        model = LogisticRegression(C=FIT_C, max_iter=5000).fit(x, y)
-        coef, icpt = model.coef_[0], float(model.intercept_[0])
-        weights = dict(zip(learned.COUNT_WEIGHTS, map(float, coef[:4]), strict=True))
-        bias = {"": icpt} | {c: icpt + float(b) for c, b in zip(classes, coef[4:], strict=True)}
-        return weights, bias
+    def fitted(train) -> learned.CountModel:
+        return learned.fit_count_model([(e, a, plays) for _, e, a, _, plays in train], classes)
 
-    def right(test, weights, bias) -> list[bool]:
-        return [
-            learned.count_likely(e, a, classes, KS, weights, bias) == n for _, e, a, n, _ in test
-        ]
+    def right(test, model: learned.CountModel) -> list[bool]:
+        return [model.count(e, a, classes, KS) == n for _, e, a, n, _ in test]
 
     rng = np.random.default_rng(0)
     folds = np.array_split(rng.permutation(len(pieces)), 5)
@@ -132,7 +114,7 @@ def fit_count(base, split: str = "validation", pieces_each: int | None = None) -
     for fold in folds:
         held = set(fold.tolist())
         model = fitted([p for i, p in enumerate(pieces) if i not in held])
-        cv += right([pieces[i] for i in fold], *model)
+        cv += right([pieces[i] for i in fold], model)
     print(f"{len(pieces)} {split} pieces, right (%):")
     floor = [
         learned.count_unlike(e, a, TUNING.floors.note_count, KS) == n for _, e, a, n, _ in pieces
@@ -141,11 +123,11 @@ def fit_count(base, split: str = "validation", pieces_each: int | None = None) -
     print(f"  counting model, five folds: {100 * np.mean(cv):.0f}")
     for label in sorted({p[0] for p in pieces}):
         model = fitted([p for p in pieces if p[0] != label])
-        pct = 100 * np.mean(right([p for p in pieces if p[0] == label], *model))
+        pct = 100 * np.mean(right([p for p in pieces if p[0] == label], model))
         print(f"  counting model fitted without {label}, read on it: {pct:.0f}")
-    weights, bias = fitted(pieces)
-    print("COUNT_WEIGHTS =", {k: round(v, 3) for k, v in weights.items()})
-    print("COUNT_BIAS =", {k: round(v, 3) for k, v in bias.items()})
+    model = fitted(pieces)  # as pipeline.count_model fits it on these pieces
+    print("weights:", {k: round(v, 3) for k, v in model.weights.items()})
+    print("bias:", {k: round(v, 3) for k, v in model.bias.items()})
     return 0
 
 

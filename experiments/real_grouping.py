@@ -72,7 +72,7 @@ def affinity(cues: tuple[str, ...], w, h, rate: int, n_fft: int, k: int = 2) -> 
         out = out * (1 - nmf.overlap(h))
     for how in ("fine", "raw"):
         if f"fate {how}" in cues:
-            c = moving_together(h, fine=how == "fine")
+            c = nmf.comodulation(h, fine=how == "fine")
             out = out * (1 - nmf.overlap(h) * (1 - c)) * (1 + c)
     if "voice" in cues:  # alike in which voice (by pitch rank) they sound
         label = voices(w, h, rate, n_fft, k, 0.1)
@@ -84,25 +84,6 @@ def affinity(cues: tuple[str, ...], w, h, rate: int, n_fft: int, k: int = 2) -> 
         out = out * (1 + nmf.succession(h, f0))
     if "register" in cues:
         out = out * np.exp(-0.5 * (12 * (f0[:, None] - f0[None]) / 12.0) ** 2)
-    return out
-
-
-def moving_together(h: np.ndarray, fine: bool, floor: float = 0.1, least: int = 8):
-    """How alike two components' activations move where both sound (common fate: one
-    note's parts swell and waver together, two players do not): the correlation, 0 or
-    more, of the activations (``fine``: of their frame-to-frame log changes) over the
-    frames where both are above ``floor`` of their peaks (0 with fewer than ``least``)."""
-    a = h / (h.max(axis=1, keepdims=True) + 1e-12)
-    x = np.diff(np.log(a + 1e-3), axis=1) if fine else a[:, 1:]
-    on = (a[:, 1:] > floor) & (a[:, :-1] > floor) if fine else a[:, 1:] > floor
-    n = len(h)
-    out = np.zeros((n, n))
-    for i in range(n):
-        for j in range(i + 1, n):
-            both = on[i] & on[j]
-            if both.sum() >= least:
-                r = np.corrcoef(x[i, both], x[j, both])[0, 1]
-                out[i, j] = out[j, i] = max(0.0, r) if np.isfinite(r) else 0.0
     return out
 
 

@@ -13,7 +13,7 @@ from) in stereo and measures what the pan adds to
   between the groups, ``nmf.hedged``, as since version 4; and the method as registered,
   which since version 5 also averages the sources of ``TUNING.streams.members``'s decompositions);
 - ``notenmf+classmask``: each class output's angle from its channels' energies, its
-  co-activity (which clusters the outputs and, through ``learned.count_likely`` since
+  co-activity (which clusters the outputs and, through its counting model since
   version 5, judges leaks when counting) times the same.
 
 ``--smoke`` does it all with the smoke preset's network on the first piece of each test set,
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                 a = alike * pan_affinity(out_theta, sigma)
                 src, _ = learned.group(outs, k, TUNING.floors.note_class, alike=a)
                 sdr.setdefault(f"notenmf+classmask, pan {sigma}", []).extend(scores(case, src))
-                n = learned.count_likely(e.sum(1), a, both.notes.classes)  # as registered
+                n = both.counter.count(e.sum(1), a, both.notes.classes)  # as registered
                 right.setdefault(f"notenmf+classmask, pan {sigma}", []).append(n == k)
         print(label)
         for name, v in sdr.items():

@@ -127,11 +127,9 @@ def test_the_likeliest_count_reads_level_and_leaks_and_each_class_prior():
     """A loud output counts, a quiet or leaking one does not, a class whose outputs are
     often leaks needs more level, and the count stays within ``ks``."""
     weights = {"level": 0.5, "share": 0.0, "louder alike": -10.0, "most alike": 0.0}
-    bias = {"": 4.0, "leaky": 0.5}
+    model = learned.CountModel(weights, {"": 4.0, "leaky": 0.5})
     energy = 10 ** (np.array([0.0, -2.0, -4.0, -30.0]) / 10)
-    count = lambda e, a, cl=("a", "b", "c", "d"), ks=(1, 2, 3, 4): learned.count_likely(  # noqa: E731
-        e, a, cl, ks, weights, bias
-    )
+    count = lambda e, a, cl=("a", "b", "c", "d"), ks=(1, 2, 3, 4): model.count(e, a, cl, ks)  # noqa: E731
     assert count(energy, np.eye(4)) == 3  # −30 dB: 4 − 15 < 0
     leak = np.eye(4)
     leak[2, 0] = leak[0, 2] = 0.9
@@ -139,8 +137,32 @@ def test_the_likeliest_count_reads_level_and_leaks_and_each_class_prior():
     assert count(energy, np.eye(4), ("a", "b", "leaky", "d")) == 2  # −4 dB: 0.5 − 2 < 0
     assert count(energy, np.eye(4), ("a", "leaky", "leaky", "d")) == 1  # −2 dB: 0.5 − 1 < 0
     assert count(energy, np.eye(4), ks=(2,)) == 2
-    equal = np.r_[np.ones(3), np.full(6, 1e-5)]  # the fitted model: three loud unlike outputs
-    assert learned.count_likely(equal, np.eye(9), [str(i) for i in range(9)]) == 3
+
+
+def test_a_counting_model_is_fitted_on_outputs_and_read_back_as_it_was_saved(tmp_path):
+    """Fitted on pieces where loud unlike outputs play and quiet leaking ones do not, the
+    model counts the loud ones; saved and loaded it is the same model; a file that is not
+    one, or pieces that teach nothing, give a one-line error."""
+    rng = np.random.default_rng(0)
+    classes = ("a", "b", "c", "d", "e")
+    pieces = []
+    for _ in range(40):
+        k = int(rng.integers(1, 4))
+        energy = np.r_[rng.uniform(0.3, 1.0, k), rng.uniform(1e-4, 1e-3, 5 - k)]
+        alike = np.eye(5)
+        alike[k:, 0] = alike[0, k:] = rng.uniform(0.5, 0.9, 5 - k)  # the quiet ones leak
+        order = rng.permutation(5)
+        pieces.append((energy[order], alike[np.ix_(order, order)], order < k))
+    model = learned.fit_count_model(pieces, classes)
+    assert model.weights["level"] > 0 and model.weights["louder alike"] < 0
+    right = [model.count(e, a, classes, (1, 2, 3, 4)) == p.sum() for e, a, p in pieces]
+    assert np.mean(right) >= 0.9
+    assert learned.CountModel.load(model.save(tmp_path / "count.json")) == model
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"bad.json: not a counting model"):
+        learned.CountModel.load(tmp_path / "bad.json")
+    with pytest.raises(ValueError, match="outputs that play and outputs that do not"):
+        learned.fit_count_model([(e, a, np.ones(5, bool)) for e, a, _ in pieces], classes)
 
 
 def test_learned_methods_need_their_network():

@@ -223,18 +223,22 @@ def test_a_changed_method_is_scored_again_and_no_other(monkeypatch: pytest.Monke
     assert pipeline.evaluation_artifact(ae, ["t"], ["nmf"], 0).key == other
 
 
-def test_a_method_of_two_networks_is_keyed_by_both_and_ready_when_both_are(
+def test_a_method_of_three_models_is_keyed_by_all_and_ready_when_all_are(
     monkeypatch: pytest.MonkeyPatch,
 ):
-    """``notenmf+classmask`` runs the note dictionaries and the stem network: its tables are
-    current only with both networks' keys (a retrained stem network scores it again), and
-    it is ready only when both are made or shipped."""
+    """``notenmf+classmask`` runs the note dictionaries, the stem network and the counting
+    model fitted on their outputs: its tables are current only with all three keys (a
+    retrained stem network scores it again, and is counted by a model fitted again), and
+    it is ready only when all three are made or shipped."""
     method = "notenmf+classmask"
     refined = get_preset("smoke", {"stemnet.refine": 2})
     both = pipeline.network_artifact(SMOKE, method)
     notes, net = pipeline.note_dictionaries_artifact(SMOKE), pipeline.stemnet_artifact(SMOKE)
-    assert [a.key for a in both.inputs] == [notes.key, net.key]
+    counter = pipeline.count_model_artifact(SMOKE)
+    assert [a.key for a in both.inputs] == [notes.key, net.key, counter.key]
+    assert {notes.key, net.key} <= {a.key for a in counter.inputs}
     assert pipeline.network_artifact(refined, method).key != both.key
+    assert pipeline.count_model_artifact(refined).key != counter.key
     ae = pipeline.autoencoder_artifact(SMOKE).key
     table = pipeline.evaluation_artifact(ae, ["t"], [method], 0, {method: both.key})
     assert pipeline.evaluation_is_current("evaluation", table.params, SMOKE)
@@ -245,6 +249,8 @@ def test_a_method_of_two_networks_is_keyed_by_both_and_ready_when_both_are(
     monkeypatch.setattr(artifacts, "is_cached", lambda folder, key: key in made)
     assert pipeline.ready(SMOKE, "notenmf") and not pipeline.ready(SMOKE, method)
     made.add(net.key)
+    assert not pipeline.ready(SMOKE, method)
+    made.add(counter.key)
     assert pipeline.ready(SMOKE, method)
 
 

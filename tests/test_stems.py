@@ -208,6 +208,13 @@ def test_the_pipeline_makes_a_refined_network_after_the_one_it_starts_from(data_
     assert history[-1]["step"] == SMOKE.stemnet.steps + 2
 
 
+#: A counting model for the tests' separators: a loud output that leaks from no louder one
+#: plays.
+COUNTER = learned.CountModel(
+    {"level": 0.5, "share": 0.0, "louder alike": -5.0, "most alike": 0.0}, {"": 5.0}
+)
+
+
 @pytest.mark.parametrize(
     "method",
     [
@@ -231,7 +238,12 @@ def test_the_stem_learned_methods_share_the_mixture(method: str):
         notes = nmf.ClassDictionaries(w, np.array([p.cls for p in parts()]), OTHER_CLASSES)
         net = learned.NotesAndMasks(notes)
         if method == "notenmf+classmask":
-            net = learned.NotesAndMasks(notes, stemnet.StemNet(SMOKE.stemnet).eval())
+            masks = stemnet.StemNet(SMOKE.stemnet).eval()
+            with pytest.raises(ValueError, match="counts the instruments with its counting model"):
+                separation.separate(
+                    x, None, method, None, rate=rate, separator=learned.NotesAndMasks(notes, masks)
+                )
+            net = learned.NotesAndMasks(notes, masks, COUNTER)
         else:  # the dictionaries alone are not what the method runs: one clear error
             with pytest.raises(ValueError, match=r"separator=NotesAndMasks\(notes\)"):
                 separation.separate(x, None, method, 2, rate=rate, separator=notes)

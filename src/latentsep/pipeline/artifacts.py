@@ -159,7 +159,7 @@ DONE = {
     "embedded": ["manifest.json"],
     "openunmix": ["other.pth"],
     "models": ["best.pt"],
-    "separators": ["separator.pt", "stemnet.pt", "dictionaries.npz"],
+    "separators": ["separator.pt", "stemnet.pt", "dictionaries.npz", "count.json", "pairnet.pt"],
     "evaluations": ["runs.csv"],
 }
 

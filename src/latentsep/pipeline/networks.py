@@ -12,24 +12,29 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm  # text bars: tqdm.auto draws widgets, raw JSON in a saved page
 
 from latentsep.audio import prepare
 from latentsep.data import synth
 from latentsep.device import pick_device
 from latentsep.evaluation import scoring
-from latentsep.models import mixit, stemnet, stemnet_training
+from latentsep.models import mixit, pairnet, stemnet, stemnet_training
 from latentsep.models.masknet import MaskNetwork
 from latentsep.paths import atomic_write
 from latentsep.pipeline.artifacts import Artifact
 from latentsep.pipeline.datasets import (
+    VALIDATION_PIECES,
     dataset_artifact,
     rendered_tracks,
     rendering_artifact,
     stemnet_data,
     tracks,
+    validation_artifact,
+    validation_tracks,
 )
 from latentsep.presets import OTHER_CLASSES, DataConfig, Preset
 from latentsep.separation import get_method, learned, nmf
+from latentsep.tuning import TUNING
 
 
 def mask_network_artifact(preset: Preset, mode: str) -> Artifact:
@@ -299,6 +304,126 @@ def _notes_missing(preset: Preset, method: str) -> str | None:
     return None
 
 
+#: The train pieces (at most; the first ones) whose played components teach the pair
+#: network, and the decompositions of each it learns from (one of each STFT size).
+PAIR_PIECES = 60
+PAIR_MEMBERS = ((2048, 24, 1), (4096, 24, 1))
+
+
+def pair_network_artifact(preset: Preset) -> Artifact:
+    """``nmf+pairs``' pair network: learned from the components of the embedded dataset's
+    first train pieces, their parts played (:func:`stemnet_training.play`)."""
+    ds = dataset_artifact(preset.data)
+    params = {
+        "dataset": ds.key,
+        "pieces": min(PAIR_PIECES, preset.data.n_train),
+        "members": [list(m) for m in PAIR_MEMBERS],
+        "fit": dict(TUNING.streams.fit),
+        "features": list(learned.PAIR_FEATURES),
+        "config": dataclasses.asdict(pairnet.PairNetConfig()),
+        "version": pairnet.TRAINING_VERSION,
+    }
+    return Artifact("pair network", "separators", params, (ds,))
+
+
+def played_case(case: scoring.Case, seed: int) -> scoring.Case:
+    """A scoring case whose parts are played (:func:`stemnet_training.play`, each channel
+    with the seed's draws) and mixed again."""
+    rng = np.random.default_rng(seed)
+    refs = {
+        name: np.stack([stemnet_training.play(c, case.rate, rng) for c in x]).astype(np.float32)
+        for name, x in case.references.items()
+    }
+    return scoring.Case(case.track, np.sum(list(refs.values()), axis=0), refs, case.rate)
+
+
+def pair_network(preset: Preset, progress: bool = True) -> Loaded:
+    """``nmf+pairs``' pair network, its history and folder: learned the first time (8
+    minutes on two cores for the cpu preset's 60 pieces), reused afterwards."""
+    art = pair_network_artifact(preset)
+    path = art.path / "pairnet.pt"
+    if not path.is_file() and not art.restore():
+        t0 = time.perf_counter()
+        pieces = tracks(preset.data, "train")[: art.params["pieces"]]
+        rows = []
+        for i, case in enumerate(tqdm(scoring.cases(pieces, preset.model), disable=not progress)):
+            case = played_case(case, i)
+            refs = list(case.references.values())
+            for n_fft, k, start in PAIR_MEMBERS:
+                w, h = nmf.decompose(case.mixture, k, 0, n_fft, start, TUNING.streams.fit)
+                labels = nmf.component_labels(case.mixture, w, h, refs, n_fft)
+                rows.append(learned.labelled_pairs(w, h, case.rate, n_fft, labels))
+        x, same, weight = (np.concatenate(r) for r in zip(*rows, strict=True))
+        net, history = pairnet.train(
+            pairnet.PairNetConfig(), learned.PAIR_FEATURES, x, same, weight
+        )
+        pairnet.save(net, history, path)
+        art.made(time.perf_counter() - t0)
+    net, payload = pairnet.load(path)
+    return net, payload["history"], art.path
+
+
+#: 1: a logistic model of the class outputs (:mod:`latentsep.separation.learned.counting`)
+COUNT_MODEL_VERSION = 1
+
+
+def count_pieces(preset: Preset) -> int:
+    """The validation pieces (past the held-out ones, in each training soundfont) that
+    ``notenmf+classmask``'s counting model learns from: :data:`VALIDATION_PIECES`, or as
+    many as the dataset has train pieces where that is fewer (the smoke preset)."""
+    return min(VALIDATION_PIECES, preset.data.n_train)
+
+
+def count_model_artifact(preset: Preset) -> Artifact:
+    """``notenmf+classmask``'s counting model: fitted on the class outputs of the note
+    dictionaries and the stem network (their keys) on the validation pieces, which neither
+    learned from."""
+    notes, net = note_dictionaries_artifact(preset), stemnet_artifact(preset)
+    pieces = tuple(
+        art
+        for sf in preset.stemnet.soundfonts
+        for art in (
+            rendering_artifact(preset.data, sf, "train"),  # its held-out pieces
+            validation_artifact(preset, sf, count_pieces(preset)),
+        )
+    )
+    params = {
+        "notes": notes.key,
+        "stemnet": net.key,
+        "pieces": [a.key for a in pieces],
+        "holdout": preset.stemnet.holdout,
+        "features": list(learned.COUNT_FEATURES),
+        "C": learned.counting.COUNT_C,
+        "version": COUNT_MODEL_VERSION,
+    }
+    return Artifact("counting model", "separators", params, (notes, net, *pieces))
+
+
+def count_model(preset: Preset, progress: bool = True) -> learned.CountModel:
+    """``notenmf+classmask``'s counting model: restored, or fitted now (the validation
+    pieces rendered first if need be; 4 minutes on two cores for the cpu preset's 266)."""
+    art = count_model_artifact(preset)
+    path = art.path / COUNT_FILE
+    if not path.is_file() and not art.restore():
+        notes, _, _ = note_dictionaries(preset, progress)
+        both = learned.NotesAndMasks(notes, stemnet_model(preset, progress)[0])
+        t0 = time.perf_counter()
+        pieces = []
+        for sf in preset.stemnet.soundfonts:
+            held = validation_tracks(preset, sf, count_pieces(preset), progress)
+            for case in scoring.cases(held, preset.model):
+                outs, alike = learned.note_parts(both, case.mixture, case.rate)
+                plays = np.array([c in case.references for c in notes.classes])
+                pieces.append((learned.energies(outs), alike, plays))
+        learned.fit_count_model(pieces, notes.classes).save(path)
+        art.made(time.perf_counter() - t0)
+    return learned.CountModel.load(path)
+
+
+#: The counting model's file in its artifact's folder.
+COUNT_FILE = "count.json"
+
+
 Loaded = tuple[object, list[dict], Path]  # the network, its training history, its folder
 
 
@@ -328,7 +453,11 @@ COMBINED = "combined"
 
 
 def _combined_artifact(preset: Preset) -> Artifact:
-    parts = (note_dictionaries_artifact(preset), stemnet_artifact(preset))
+    parts = (
+        note_dictionaries_artifact(preset),
+        stemnet_artifact(preset),
+        count_model_artifact(preset),
+    )
     return Artifact("notedict+stemnet", COMBINED, [a.key for a in parts], parts)
 
 
@@ -339,7 +468,8 @@ def _notes_alone(preset: Preset, progress: bool) -> Loaded:
 
 def _notes_and_masks(preset: Preset, progress: bool) -> Loaded:
     notes, _, folder = note_dictionaries(preset, progress)
-    return learned.NotesAndMasks(notes, stemnet_model(preset, progress)[0]), [], folder
+    net = stemnet_model(preset, progress)[0]
+    return learned.NotesAndMasks(notes, net, count_model(preset, progress)), [], folder
 
 
 #: Every network a learned method names (:attr:`~latentsep.separation.base.Method.network`).
@@ -351,8 +481,9 @@ NETWORKS: dict[str, Network] = {
         lambda p, method: learned.missing_head(method, p.stemnet),
     ),
     "nmfdict": Network(dictionaries_artifact, dictionaries),
+    "pairs": Network(pair_network_artifact, pair_network),
     "notedict": Network(note_dictionaries_artifact, _notes_alone, _notes_missing),
-    # the note dictionaries and the stem network together (notenmf+classmask)
+    # the note dictionaries, the stem network and the counting model (notenmf+classmask)
     "notedict+stemnet": Network(
         _combined_artifact,
         _notes_and_masks,

@@ -23,10 +23,13 @@ from latentsep.pipeline.autoencoders import (
 from latentsep.pipeline.datasets import PLAN_FILE, dataset_artifact, plan_artifact, stemnet_data
 from latentsep.pipeline.evaluations import ScoresKey, TableKey, method_versions
 from latentsep.pipeline.networks import (
+    COUNT_FILE,
+    count_model_artifact,
     dictionaries_artifact,
     mask_network_artifact,
     network_artifact,
     note_dictionaries_artifact,
+    pair_network_artifact,
     refined_from,
     stemnet_artifact,
 )
@@ -100,6 +103,8 @@ def shippable(preset: Preset) -> list[tuple[Artifact, list[str], str]]:
             out.append((stemnet_artifact(p), ["stemnet.pt", "history.json"], train))
     out.append((dictionaries_artifact(preset), ["dictionaries.npz"], train))
     out.append((note_dictionaries_artifact(preset), ["dictionaries.npz"], train))
+    out.append((count_model_artifact(preset), [COUNT_FILE], train))
+    out.append((pair_network_artifact(preset), ["pairnet.pt", "history.json"], train))
     out.append((plan_artifact(preset.data), [PLAN_FILE], f"latentsep data --preset {name}"))
     if stemnet_data(preset) != preset.data:  # the network's further train pieces
         out.append((plan_artifact(stemnet_data(preset)), [PLAN_FILE], train))

@@ -220,9 +220,8 @@ class Separation:
         return len(self.sources)
 
 
-#: The default of the API and the command line: the best method on real recordings, and one
-#: that needs neither a trained model nor a network, so a call with no arguments works
-#: anywhere.
+#: The API's default: the best method on real recordings that needs neither a trained
+#: model nor a network, so a call with no arguments works anywhere.
 MODEL_FREE_METHOD = "nmf+streams"
 
 

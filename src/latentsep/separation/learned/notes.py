@@ -1,13 +1,12 @@
 """NMF on note dictionaries (``notenmf``), and weighed by the stem network's class masks
 (``notenmf+classmask``, :class:`NotesAndMasks`): the class outputs (:func:`note_parts`),
-grouped by how alike they play, and counted by a logistic model of the outputs
-(:func:`count_likely`).
+grouped by how alike they play, and counted by the counting model fitted with the network
+(:class:`~latentsep.separation.learned.counting.CountModel`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -16,6 +15,7 @@ from latentsep.audio import resample
 from latentsep.models.stemnet import StemNet
 from latentsep.separation import blocks, nmf
 from latentsep.separation.base import BlockRun, Estimates, fits, register
+from latentsep.separation.learned.counting import CountModel
 from latentsep.separation.learned.grouping import (
     at_rate,
     coactivity,
@@ -32,10 +32,12 @@ from latentsep.tuning import TUNING
 class NotesAndMasks:
     """What the note methods run: the note dictionaries (``notenmf``) and, for
     ``notenmf+classmask``, the stem network whose class masks weigh their class models (the
-    same classes, in the same order)."""
+    same classes, in the same order) and the counting model fitted on its outputs (needed
+    only to count)."""
 
     notes: nmf.ClassDictionaries
     net: StemNet | None = None
+    counter: CountModel | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.notes, nmf.ClassDictionaries):
@@ -84,7 +86,7 @@ def _played(dicts: nmf.ClassDictionaries, sample: np.ndarray, rate: int) -> nmf.
 
 def _notes_played(separator: NotesAndMasks, sample: np.ndarray, rate: int) -> NotesAndMasks:
     """The separator with only the notes that ``sample`` plays (a long input's dictionary)."""
-    return NotesAndMasks(_played(separator.notes, sample, rate), separator.net)
+    return replace(separator, notes=_played(separator.notes, sample, rate))
 
 
 def _notes(separator) -> NotesAndMasks:
@@ -116,67 +118,18 @@ def _notenmf(x, n_sources, *, rate, separator, ks=(2, 3, 4), **_) -> Estimates:
     )
 
 
-#: ``notenmf+classmask``'s count: each class output is judged an instrument or a leak by a
-#: logistic model of :func:`output_features` with one bias per class (some classes' notes
-#: catch other instruments' leaks more: piano and synth pads above all), and the count is
-#: the most likely number of instruments (:func:`count_likely`). Fitted on all 266
-#: validation pieces (``experiments/class_counting.py --fit``; the Ablations appendix). The
-#: weights are of the shipped notes and network: a retrained pair may want them fitted again.
-COUNT_WEIGHTS = {"level": -0.064, "share": 0.72, "louder alike": -1.628, "most alike": -1.405}
-COUNT_BIAS = {  # "": a class the fit did not see
-    "": 10.327,
-    "piano": 8.146,
-    "guitar": 10.297,
-    "organ": 11.429,
-    "strings": 12.158,
-    "synth_lead": 11.835,
-    "synth_pad": 7.623,
-    "brass": 12.414,
-    "reed": 9.504,
-    "chromatic": 9.632,
-}
-
-
-def output_features(energy: np.ndarray, alike: np.ndarray) -> np.ndarray:
-    """Each output's level below the loudest and share of all outputs (dB, floored at
-    −40), and how alike (:func:`coactivity`) it is to the most alike louder output and to
-    the most alike other one: ``(M, 4)``, in :data:`COUNT_WEIGHTS`' order."""
-    energy = np.asarray(energy, np.float64)
-    db = lambda r: np.maximum(10 * np.log10(np.maximum(r, 1e-12)), -40.0)  # noqa: E731
-    others = np.where(np.eye(len(energy), dtype=bool), 0.0, alike)
-    louder = np.where(energy[None, :] > energy[:, None], others, 0.0).max(axis=1)
-    return np.column_stack(
-        [db(energy / energy.max()), db(energy / energy.sum()), louder, others.max(axis=1)]
-    )
-
-
-def count_likely(
-    energy: np.ndarray,
-    alike: np.ndarray,
-    classes: Sequence[str],
-    ks: Sequence[int] = (2, 3, 4),
-    weights: dict[str, float] | None = None,
-    bias: dict[str, float] | None = None,
-) -> int:
-    """The number of instruments in ``ks`` that makes the outputs' judgements (a logistic
-    model: ``weights`` of :func:`output_features`, a ``bias`` per class, default
-    :data:`COUNT_WEIGHTS` and :data:`COUNT_BIAS`; output ``i`` is class ``classes[i]``) most
-    likely, the likeliest outputs being the instruments."""
-    weights, bias = weights or COUNT_WEIGHTS, bias or COUNT_BIAS
-    offset = np.array([bias.get(c, bias[""]) for c in classes])
-    z = output_features(energy, alike) @ np.array(list(weights.values())) + offset
-    yes, no = -np.logaddexp(0.0, -z), -np.logaddexp(0.0, z)  # log p, log (1 − p)
-    order = np.argsort(-z)
-    return max(ks, key=lambda k: yes[order[:k]].sum() + no[order[k:]].sum())
-
-
 def _note_count(separator, outs: np.ndarray, alike: np.ndarray, ks) -> int | None:
-    """``notenmf+classmask``'s count (:func:`count_likely`; ``notenmf``'s is
+    """``notenmf+classmask``'s count (its counting model's; ``notenmf``'s is
     :func:`group`'s: None)."""
     if separator.net is None:
         return None
-    energy = energies(outs)
-    return count_likely(energy, alike, separator.notes.classes, ks)
+    if separator.counter is None:
+        raise ValueError(
+            "notenmf+classmask counts the instruments with its counting model: "
+            "separator=NotesAndMasks(notes, net, counter) (pipeline.network gives all three), "
+            "or give the number of sources"
+        )
+    return separator.counter.count(energies(outs), alike, separator.notes.classes, ks)
 
 
 _fit_notes = fitted_classes(
@@ -228,7 +181,7 @@ register(
     tags=("stems",),
     # 2: the notes' STFT 2,048 / 512 (nmf.NOTE_N_FFT); 3: 4,096 / 512, pruned at 10⁻², the
     # first updates on coarse bins; 4: counted within TUNING.floors.note_count; 5: counted by
-    # count_likely
+    # its counting model
     version=5,
 )(_masked(_notenmf))
 fits("notenmf+classmask")(_masked(_fit_notenmf))

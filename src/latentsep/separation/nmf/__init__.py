@@ -16,6 +16,7 @@ from latentsep.separation.nmf.core import (
     MAX_FIT_FRAMES,
     N_COMPONENTS,
     activations,
+    component_labels,
     component_sources,
     decompose,
     grouped_sources,
@@ -38,6 +39,7 @@ from latentsep.separation.nmf.dictionaries import (
 from latentsep.separation.nmf.grouping import (
     Grouping,
     channel_angles,
+    comodulation,
     fit,
     fundamentals,
     group_components,
@@ -78,6 +80,7 @@ __all__ = [
     "MAX_FIT_FRAMES",
     "N_COMPONENTS",
     "activations",
+    "component_labels",
     "component_sources",
     "decompose",
     "grouped_sources",
@@ -90,6 +93,7 @@ __all__ = [
     # grouping
     "Grouping",
     "channel_angles",
+    "comodulation",
     "group_decomposition",
     "in_first_order",
     "fit",

@@ -176,20 +176,41 @@ def hedged(
     return (1 - share) * hard + share * soft
 
 
-def component_sources(mixture: np.ndarray, w: np.ndarray, h: np.ndarray) -> list[np.ndarray]:
-    """The mixture split into one signal per NMF component."""
-    return list(iter_component_sources(mixture, w, h))
+def component_sources(
+    mixture: np.ndarray, w: np.ndarray, h: np.ndarray, n_fft: int = spectral.N_FFT
+) -> list[np.ndarray]:
+    """The mixture split into one signal per NMF component (of an ``n_fft``-point STFT)."""
+    return list(iter_component_sources(mixture, w, h, n_fft))
 
 
-def iter_component_sources(mixture: np.ndarray, w: np.ndarray, h: np.ndarray):
+def iter_component_sources(
+    mixture: np.ndarray, w: np.ndarray, h: np.ndarray, n_fft: int = spectral.N_FFT
+):
     """The mixture's share of each NMF component, one at a time (the memory of one
     component, not of all: 24 masks of a 40-s 44.1 kHz excerpt take ~0.7 GB)."""
-    z = stft(mixture)
+    z = stft(mixture, n_fft, hop_of(n_fft))
     total = w @ h
     ok, safe = total > masks.EPS, np.maximum(total, masks.EPS)
     for i in range(w.shape[1]):  # masks.ratio_masks(power=1), one component at a time
         mask = np.where(ok, np.outer(w[:, i], h[i]) / safe, 1.0 / w.shape[1])
-        yield istft(mask * z, mixture.shape[-1])
+        yield istft(mask * z, mixture.shape[-1], n_fft, hop_of(n_fft))
+
+
+def component_labels(
+    mixture: np.ndarray,
+    w: np.ndarray,
+    h: np.ndarray,
+    references: list[np.ndarray],
+    n_fft: int = spectral.N_FFT,
+) -> np.ndarray:
+    """Each component's true source: the one of ``references`` its share of the mixture
+    correlates with most (uses the references: a yardstick, or a teacher's label)."""
+    return np.array(
+        [
+            np.argmax([np.dot(c.ravel(), r.ravel()) for r in references])
+            for c in iter_component_sources(mixture, w, h, n_fft)
+        ]
+    )
 
 
 def loudest_seconds(x: np.ndarray, rate: int, seconds: float = 4.0) -> np.ndarray:

@@ -26,6 +26,7 @@ from latentsep.separation.masks import apply_masks
 from latentsep.separation.nmf.core import (
     N_COMPONENTS,
     activations,
+    component_labels,
     component_sources,
     decompose,
     grouped_masks,
@@ -120,6 +121,26 @@ def succession(h: np.ndarray, f0: np.ndarray, frames: int = 3, semitones: float 
     s = np.clip(s + s.T, 0, None)
     s /= s.max() + 1e-12
     return s * (np.abs(12 * (f0[:, None] - f0[None])) <= semitones)
+
+
+def comodulation(h: np.ndarray, fine: bool = True, floor: float = 0.1, least: int = 8):
+    """How alike two components' activations move where both sound (common fate: one
+    note's parts swell and waver together, two players seldom do): the correlation, 0 or
+    more, of their frame-to-frame log changes (not ``fine``: of the activations) over the
+    frames where both are above ``floor`` of their peaks (0 with fewer than ``least``)."""
+    a = h / (h.max(axis=1, keepdims=True) + 1e-12)
+    x = np.diff(np.log(a + 1e-3), axis=1) if fine else a[:, 1:]
+    on = (a[:, 1:] > floor) & (a[:, :-1] > floor) if fine else a[:, 1:] > floor
+    n = len(h)
+    out = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            both = on[i] & on[j]
+            if both.sum() >= least:
+                with np.errstate(invalid="ignore", divide="ignore"):  # a flat one: r is NaN
+                    r = np.corrcoef(x[i, both], x[j, both])[0, 1]
+                out[i, j] = out[j, i] = max(0.0, r) if np.isfinite(r) else 0.0
+    return out
 
 
 def pitch_local(
@@ -365,8 +386,5 @@ def oracle_grouping(
     """The ceiling of NMF-based separation: each component goes to the true source it
     correlates with most (uses the references; a yardstick, not a method)."""
     w, h = decompose(mixture, n_components, seed)
-    comps = component_sources(mixture, w, h)
-    labels = np.array(
-        [np.argmax([np.dot(c.ravel(), r.ravel()) for r in references]) for c in comps]
-    )
+    labels = component_labels(mixture, w, h, references)
     return grouped_sources(mixture, w, h, labels, len(references))

@@ -1,0 +1,185 @@
+"""A learned affinity between NMF components (issue 45): which two components are one
+instrument, learned from rendered pieces, against nmf+streams' hand-made product of cues.
+
+    .venv/bin/python experiments/learned_affinity.py [--pieces N] [--sets urmp-dev ...]
+        [--as-rendered] [--smoke]
+
+The first ``--pieces`` rendered train pieces of the embedded dataset, their parts *played*
+as ``pipeline.played_case`` plays them (vibrato, detuning, volume curves, a microphone's
+colour, a room; ``--as-rendered``: also without), are decomposed as ``nmf+pairs``' network
+learns from them (``pipeline.PAIR_MEMBERS``); each component goes to the part it correlates
+with most, and every pair is described by ``learned.PAIR_FEATURES``, cues that name no
+instrument. Three models learn from those pairs whether two are one instrument: logistic
+regression, boosted trees and the pair network (``models.pairnet``, as ``nmf+pairs``
+ships it). Each one's probability is then the affinity that nmf+streams' six members are
+grouped by on every real set under ``data/real/`` (``scripts/real_devset.py``; the true
+count given). Reported per set: each affinity's ROC AUC for "one instrument" over the
+components' pairs (weighted by loudness) and SI-SDRi over (excerpt, instrument) pairs as
+``real_streams.py`` scores it. ``--smoke`` runs on two synthetic pieces (the test suite
+does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+import pandas as pd
+import real_streams
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from latentsep import pipeline
+from latentsep.evaluation import multitrack, scoring
+from latentsep.models import pairnet
+from latentsep.paths import atomic_write, code_digest, data_dir, param_key
+from latentsep.presets import get_preset
+from latentsep.separation import clustering, learned, nmf
+from latentsep.tuning import TUNING
+
+MEMBERS = TUNING.streams.members  # the real sets are grouped as nmf+streams decomposes them
+TRAIN_MEMBERS = pipeline.PAIR_MEMBERS
+
+
+def labelled(cases: list[scoring.Case], members) -> pd.DataFrame:
+    """Every pair of components of every case's ``members``: features, one instrument or
+    not, weight."""
+    rows = []
+    for case in cases:
+        refs = list(case.references.values())
+        for n_fft, k, start in members:
+            w, h = nmf.decompose(case.mixture, k, 0, n_fft, start, TUNING.streams.fit)
+            labels = nmf.component_labels(case.mixture, w, h, refs, n_fft)
+            x, same, weight = learned.labelled_pairs(w, h, case.rate, n_fft, labels)
+            table = pd.DataFrame(x, columns=learned.PAIR_FEATURES)
+            table["same"], table["weight"] = same, weight
+            rows.append(table)
+    return pd.concat(rows, ignore_index=True)
+
+
+def training_pairs(cases: list[scoring.Case], play: bool) -> pd.DataFrame:
+    """The train pieces' pairs (played or as rendered), cached by the pieces and the code."""
+    key = param_key([[c.track for c in cases], play, TRAIN_MEMBERS, code_digest()])
+    path = data_dir() / "experiments" / "learned_affinity" / f"train-{key}.csv"
+    if path.is_file():
+        return pd.read_csv(path)
+    chosen = [pipeline.played_case(c, i) if play else c for i, c in enumerate(cases)]
+    table = labelled(chosen, TRAIN_MEMBERS)
+    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+    return table
+
+
+def models(train: pd.DataFrame) -> dict:
+    """Each model fitted on the pairs: ``(features (n, n, F)) -> affinity (n, n)``."""
+    x = train[list(learned.PAIR_FEATURES)].to_numpy(np.float32)
+    y, weight = train["same"].to_numpy(), train["weight"].to_numpy()
+    logistic = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    logistic.fit(x, y, logisticregression__sample_weight=weight)
+    trees = HistGradientBoostingClassifier(
+        max_depth=4, max_iter=200, learning_rate=0.05, random_state=0
+    ).fit(x, y, sample_weight=weight)
+    net, _ = pairnet.train(pairnet.PairNetConfig(), learned.PAIR_FEATURES, x, y, weight)
+
+    def of(model):
+        def affinity(f: np.ndarray) -> np.ndarray:
+            n = len(f)
+            p = model.predict_proba(f.reshape(n * n, -1))[:, 1].reshape(n, n)
+            p = 0.5 * (p + p.T)
+            np.fill_diagonal(p, 1.0)
+            return p
+
+        return affinity
+
+    return {"logistic": of(logistic), "boosted trees": of(trees), "pair network": net.affinity}
+
+
+def hand_made(w, h, rate: int, n_fft: int) -> np.ndarray:
+    return nmf.stream_affinity(w, h, rate, TUNING.streams.timbre_span, n_fft)
+
+
+def separate(case: scoring.Case, affinity) -> list[np.ndarray]:
+    """nmf+streams' members grouped by ``affinity(w, h, rate, n_fft)``, hedged, averaged."""
+    heard = []
+    for n_fft, k, start in MEMBERS:
+        w, h = nmf.decompose(case.mixture, k, 0, n_fft, start, TUNING.streams.fit)
+        a = affinity(w, h, case.rate, n_fft)
+        labels = clustering.spectral_groups(a, case.n_sources, seed=0)
+        weights = nmf.hedged(a, labels, TUNING.streams.hedge_share)
+        grouping = nmf.Grouping(w, weights, n_fft, TUNING.streams.power)
+        heard.append(grouping.sources(case.mixture, h))
+    return real_streams.matched_mean(heard)
+
+
+def aucs(cases: list[scoring.Case], affinities: dict) -> dict:
+    """Each affinity's ROC AUC for "one instrument" over the cases' pairs (weighted)."""
+    scores = {name: [] for name in affinities}
+    truth, weights = [], []
+    for case in cases:
+        refs = list(case.references.values())
+        for n_fft, k, start in MEMBERS:
+            w, h = nmf.decompose(case.mixture, k, 0, n_fft, start, TUNING.streams.fit)
+            labels = nmf.component_labels(case.mixture, w, h, refs, n_fft)
+            i, j = np.triu_indices(len(labels), 1)
+            truth.append(labels[i] == labels[j])
+            weights.append(learned.labelled_pairs(w, h, case.rate, n_fft, labels)[2])
+            for name, fn in affinities.items():
+                scores[name].append(fn(w, h, case.rate, n_fft)[i, j])
+    y, wt = np.concatenate(truth), np.concatenate(weights)
+    return {n: roc_auc_score(y, np.concatenate(s), sample_weight=wt) for n, s in scores.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    global MEMBERS, TRAIN_MEMBERS
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pieces", type=int, default=pipeline.PAIR_PIECES)
+    parser.add_argument("--sets", nargs="*", default=["urmp-dev", "urmp-pairs"])
+    parser.add_argument("--as-rendered", action="store_true", help="also learn unplayed")
+    parser.add_argument("--preset", default="cpu")
+    parser.add_argument("--smoke", action="store_true", help="two synthetic pieces")
+    args = parser.parse_args(argv)
+    if args.smoke:  # tiny decompositions; the same pieces teach and are scored
+        MEMBERS = TRAIN_MEMBERS = ((256, 4, 1), (512, 4, 1))
+        train_cases = real_sets = real_streams.smoke_cases()
+        sets = {"smoke": real_sets}
+    else:
+        preset = get_preset(args.preset)
+        tracks = pipeline.tracks(preset.data, "train")[: args.pieces]
+        train_cases = scoring.cases(tracks, preset.model)
+        sets = {
+            name: multitrack.cases(multitrack.read_folder(data_dir() / "real" / name), preset.model)
+            for name in args.sets
+            if (data_dir() / "real" / name).is_dir()
+        }
+    fitted = {}
+    for play in (True, False) if args.as_rendered else (True,):
+        for name, affinity in models(training_pairs(train_cases, play)).items():
+            fitted[f"{name}, {'played' if play else 'as rendered'}"] = affinity
+    with nmf.reusing_fits():
+        for set_name, cases in sets.items():
+            affinities = {"nmf+streams (hand-made)": hand_made} | {
+                name: lambda w, h, rate, n_fft, fn=fn: fn(learned.pair_features(w, h, rate, n_fft))
+                for name, fn in fitted.items()
+            }
+            auc = {k: round(v, 3) for k, v in aucs(cases, affinities).items()}
+            print(f"{set_name}: ROC AUC for one instrument, weighted pairs: {auc}")
+            tables = [
+                real_streams.cached_scores(
+                    "learned_affinity",
+                    f"{set_name}: {name}",
+                    [name, args.pieces, args.smoke],
+                    cases,
+                    lambda case, fn=fn: separate(case, fn),
+                )
+                for name, fn in affinities.items()
+            ]
+            print(f"SI-SDRi (dB), {set_name}, {len(cases)} excerpts, true count:")
+            print(real_streams.summary(pd.concat(tables)).round(2).to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
