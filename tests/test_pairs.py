@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_stems import tone
 
 from latentsep import pipeline, separation
 from latentsep.evaluation import scoring
@@ -15,16 +16,6 @@ from latentsep.separation import learned, nmf
 
 RATE = 16000
 SMOKE = get_preset("smoke")
-
-
-def line(seconds: float, base: float, odd: bool, seed: int, rate: int = RATE) -> np.ndarray:
-    """A player: a harmonic tone whose note changes every 0.25 s (odd harmonics: reed-like)."""
-    rng = np.random.default_rng(seed)
-    n, step = int(seconds * rate), rate // 4
-    f = np.repeat(base * 2 ** (rng.integers(0, 12, size=n // step + 1) / 12), step)[:n]
-    phase = 2 * np.pi * np.cumsum(f) / rate
-    ks = range(1, 10, 2) if odd else range(1, 10)
-    return (sum(0.1 / k * np.sin(k * phase) for k in ks))[None].astype(np.float32)
 
 
 def test_the_cues_of_a_pair_say_what_they_name():
@@ -77,7 +68,7 @@ def test_nmf_pairs_shares_the_mixture_among_what_its_network_groups():
     """The method needs its network (a one-line error without), gives the count asked for,
     sources that add up to the mixture, and a count of its own within ``ks``; a long input
     is separated in blocks with one fit, the same sources twice."""
-    x = line(3.0, 220, True, 1) + line(3.0, 330, False, 2)
+    x = tone(3.0, RATE, 220, True, 1) + tone(3.0, RATE, 330, False, 2)  # two players
     spec = separation.get_method("nmf+pairs")
     assert spec.learned and spec.network == "pairs"
     with pytest.raises(ValueError, match="needs its trained separator"):
