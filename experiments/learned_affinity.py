@@ -1,22 +1,23 @@
 """A learned affinity between NMF components (issue 45): which two components are one
 instrument, learned from rendered pieces, against nmf+streams' hand-made product of cues.
 
-    .venv/bin/python experiments/learned_affinity.py [--pieces N] [--sets urmp-dev ...]
-        [--as-rendered] [--smoke]
+    .venv/bin/python experiments/learned_affinity.py [--pieces N] [--soundfonts N]
+        [--hidden N] [--sets urmp-dev ...] [--as-rendered] [--smoke]
 
-The first ``--pieces`` rendered train pieces of the embedded dataset, their parts *played*
-as ``pipeline.played_case`` plays them (vibrato, detuning, volume curves, a microphone's
+The first ``--pieces`` rendered train pieces of the embedded dataset (default: all 130) in
+the first ``--soundfonts`` training soundfonts (default: both), their parts *played* as
+``pipeline.played_case`` plays them (vibrato, detuning, volume curves, a microphone's
 colour, a room; ``--as-rendered``: also without), are decomposed as ``nmf+pairs``' network
-learns from them (``pipeline.PAIR_MEMBERS``); each component goes to the part it correlates
-with most, and every pair is described by ``learned.PAIR_FEATURES``, cues that name no
-instrument. Three models learn from those pairs whether two are one instrument: logistic
-regression, boosted trees and the pair network (``models.pairnet``, as ``nmf+pairs``
-ships it). Each one's probability is then the affinity that nmf+streams' six members are
-grouped by on every real set under ``data/real/`` (``scripts/real_devset.py``; the true
-count given). Reported per set: each affinity's ROC AUC for "one instrument" over the
-components' pairs (weighted by loudness) and SI-SDRi over (excerpt, instrument) pairs as
-``real_streams.py`` scores it. ``--smoke`` runs on two synthetic pieces (the test suite
-does).
+learns from them (``pipeline.PAIR_MEMBERS``); each component goes to the part it
+correlates with most, and every pair is described by ``learned.PAIR_FEATURES``, cues that
+name no instrument. Three models learn from those pairs whether two are one instrument:
+logistic regression, boosted trees and the pair network (``models.pairnet``, as
+``nmf+pairs`` ships it at the defaults; ``--hidden`` its width). Each one's probability is
+then the affinity that nmf+streams' six members are grouped by on every real set under
+``data/real/`` (``scripts/real_devset.py``; the true count given). Reported per set: each
+affinity's ROC AUC for "one instrument" over the components' pairs (weighted by loudness)
+and SI-SDRi over (excerpt, instrument) pairs as ``real_streams.py`` scores it. ``--smoke``
+runs on two synthetic pieces (the test suite does).
 """
 
 from __future__ import annotations
@@ -61,19 +62,29 @@ def labelled(cases: list[scoring.Case], members) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-def training_pairs(cases: list[scoring.Case], play: bool) -> pd.DataFrame:
-    """The train pieces' pairs (played or as rendered), cached by the pieces and the code."""
-    key = param_key([[c.track for c in cases], play, TRAIN_MEMBERS, code_digest()])
-    path = data_dir() / "experiments" / "learned_affinity" / f"train-{key}.csv"
-    if path.is_file():
-        return pd.read_csv(path)
-    chosen = [pipeline.played_case(c, i) if play else c for i, c in enumerate(cases)]
-    table = labelled(chosen, TRAIN_MEMBERS)
-    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+def training_pairs(preset, pieces: int, soundfonts: int, play: bool) -> pd.DataFrame:
+    """The train pieces' pairs (played or as rendered), as ``nmf+pairs``' network learns
+    from them (``pipeline.pair_examples``) in the first ``soundfonts`` training soundfonts,
+    cached (exactly: at the defaults the network learned here is the shipped one) by the
+    pieces and the code."""
+    chosen = preset.stemnet.soundfonts[:soundfonts]
+    key = param_key([pieces, chosen, play, TRAIN_MEMBERS, code_digest()])
+    path = data_dir() / "experiments" / "learned_affinity" / f"train-{key}.npz"
+    if not path.is_file():
+        x, same, weight = pipeline.pair_examples(preset, pieces, chosen, play, progress=True)
+
+        def write(tmp):
+            with open(tmp, "wb") as f:  # a handle: np.savez would add ".npz" to the name
+                np.savez(f, x=x, same=same, weight=weight)
+
+        atomic_write(path, write)
+    with np.load(path) as z:
+        table = pd.DataFrame(z["x"], columns=learned.PAIR_FEATURES)
+        table["same"], table["weight"] = z["same"], z["weight"]
     return table
 
 
-def models(train: pd.DataFrame) -> dict:
+def models(train: pd.DataFrame, hidden: int = pairnet.PairNetConfig.hidden) -> dict:
     """Each model fitted on the pairs: ``(features (n, n, F)) -> affinity (n, n)``."""
     x = train[list(learned.PAIR_FEATURES)].to_numpy(np.float32)
     y, weight = train["same"].to_numpy(), train["weight"].to_numpy()
@@ -82,7 +93,8 @@ def models(train: pd.DataFrame) -> dict:
     trees = HistGradientBoostingClassifier(
         max_depth=4, max_iter=200, learning_rate=0.05, random_state=0
     ).fit(x, y, sample_weight=weight)
-    net, _ = pairnet.train(pairnet.PairNetConfig(), learned.PAIR_FEATURES, x, y, weight)
+    cfg = pairnet.PairNetConfig(hidden=hidden)
+    net, _ = pairnet.train(cfg, learned.PAIR_FEATURES, x, y, weight)
 
     def of(model):
         def affinity(f: np.ndarray) -> np.ndarray:
@@ -137,18 +149,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pieces", type=int, default=pipeline.PAIR_PIECES)
     parser.add_argument("--sets", nargs="*", default=["urmp-dev", "urmp-pairs"])
+    parser.add_argument(
+        "--soundfonts", type=int, default=2, help="learn from the first N training soundfonts"
+    )
+    parser.add_argument("--hidden", type=int, default=pairnet.PairNetConfig.hidden)
     parser.add_argument("--as-rendered", action="store_true", help="also learn unplayed")
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--smoke", action="store_true", help="two synthetic pieces")
     args = parser.parse_args(argv)
     if args.smoke:  # tiny decompositions; the same pieces teach and are scored
         MEMBERS = TRAIN_MEMBERS = ((256, 4, 1), (512, 4, 1))
-        train_cases = real_sets = real_streams.smoke_cases()
-        sets = {"smoke": real_sets}
+        sets = {"smoke": real_streams.smoke_cases()}
     else:
         preset = get_preset(args.preset)
-        tracks = pipeline.tracks(preset.data, "train")[: args.pieces]
-        train_cases = scoring.cases(tracks, preset.model)
         sets = {
             name: multitrack.cases(multitrack.read_folder(data_dir() / "real" / name), preset.model)
             for name in args.sets
@@ -156,7 +169,11 @@ def main(argv: list[str] | None = None) -> int:
         }
     fitted = {}
     for play in (True, False) if args.as_rendered else (True,):
-        for name, affinity in models(training_pairs(train_cases, play)).items():
+        if args.smoke:
+            train = labelled(sets["smoke"], TRAIN_MEMBERS)
+        else:
+            train = training_pairs(preset, args.pieces, args.soundfonts, play)
+        for name, affinity in models(train, args.hidden).items():
             fitted[f"{name}, {'played' if play else 'as rendered'}"] = affinity
     with nmf.reusing_fits():
         for set_name, cases in sets.items():
@@ -170,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                 real_streams.cached_scores(
                     "learned_affinity",
                     f"{set_name}: {name}",
-                    [name, args.pieces, args.smoke],
+                    [name, args.pieces, args.soundfonts, args.hidden, args.smoke],
                     cases,
                     lambda case, fn=fn: separate(case, fn),
                 )

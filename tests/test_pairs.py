@@ -109,3 +109,24 @@ def test_the_pair_network_is_learned_from_played_components_and_then_restored():
     )
     w, h = nmf.decompose(case.mixture, 4, 0)
     assert nmf.component_labels(case.mixture, w, h, list(case.references.values())).shape == (4,)
+
+
+def test_the_pair_network_learns_from_every_training_soundfont(monkeypatch):
+    """The cpu preset's pair network learns from its train pieces in both soundfonts the
+    stem network learns from (its key names each rendering), each soundfont's pieces played
+    with their own seeds; with a soundfont missing and nothing made or shipped, the method
+    is left out with the reason rather than failing mid-render."""
+    from latentsep.data import synth
+    from latentsep.pipeline import artifacts, networks
+
+    cpu = get_preset("cpu")
+    art = pipeline.pair_network_artifact(cpu)
+    renders = [pipeline.rendering_artifact(cpu.data, sf, "train") for sf in cpu.stemnet.soundfonts]
+    assert len(renders) == 2 and art.params["renders"] == [r.key for r in renders]
+    assert [a.key for a in art.inputs] == art.params["renders"]
+    assert art.params["pieces"] == min(pipeline.PAIR_PIECES, cpu.data.n_train) == 130
+    assert len(pipeline.pair_network_artifact(SMOKE).params["renders"]) == 1
+    monkeypatch.setattr(synth, "soundfont_available", lambda name: False)
+    monkeypatch.setattr(artifacts, "shipped_manifest", dict)
+    monkeypatch.setattr(networks, "PAIR_MEMBERS", ((512, 3, 1),))  # a key no test has made
+    assert "MuseScore_General_Lite, not installed" in pipeline.missing(cpu, "nmf+pairs")

@@ -390,6 +390,7 @@ def test_an_ensemble_of_decompositions_agrees_on_count_and_order_and_averages():
     assert labels.shape == (8,) and set(labels) == {0, 1}
     blocks = nmf.fit(x, 2, **options)(x)
     assert np.trace(similarity(mean, blocks)) > 1.5  # activations refitted, same order
+    np.testing.assert_allclose(np.sum(blocks, axis=0), x, atol=1e-5)  # the last: the rest
 
     # a reordered grouping gives the same sources in the new order, labels or weights
     w, h = nmf.decompose(x, 6, seed=0)

@@ -295,27 +295,37 @@ def _class_dictionaries(
     return nmf.ClassDictionaries(w, owner, classes), [], art.path
 
 
-def _notes_missing(preset: Preset, method: str) -> str | None:
-    """The note dictionaries are rendered unless made or shipped: with the soundfonts."""
-    art = note_dictionaries_artifact(preset)
+def _unrendered(art: Artifact, file: str, preset: Preset, method: str, what: str) -> str | None:
+    """Why ``method`` cannot run: ``art`` (its ``file``) is neither made nor shipped, and
+    making it renders ``what`` with a training soundfont not installed here (None: it can)."""
     absent = [sf for sf in preset.stemnet.soundfonts if not synth.soundfont_available(sf)]
-    if absent and not art.usable_shipped() and not (art.path / "dictionaries.npz").is_file():
-        return f"{method} renders its notes with {', '.join(absent)}, not installed here"
+    if absent and not art.usable_shipped() and not (art.path / file).is_file():
+        return f"{method} renders {what} with {', '.join(absent)}, not installed here"
     return None
 
 
+def _notes_missing(preset: Preset, method: str) -> str | None:
+    """The note dictionaries are rendered unless made or shipped: with the soundfonts."""
+    art = note_dictionaries_artifact(preset)
+    return _unrendered(art, "dictionaries.npz", preset, method, "its notes")
+
+
 #: The train pieces (at most; the first ones) whose played components teach the pair
-#: network, and the decompositions of each it learns from (one of each STFT size).
-PAIR_PIECES = 60
+#: network, in every soundfont the stem network learns from, and the decompositions of each
+#: it learns from (one of each STFT size).
+PAIR_PIECES = 130
 PAIR_MEMBERS = ((2048, 24, 1), (4096, 24, 1))
 
 
 def pair_network_artifact(preset: Preset) -> Artifact:
     """``nmf+pairs``' pair network: learned from the components of the embedded dataset's
-    first train pieces, their parts played (:func:`stemnet_training.play`)."""
-    ds = dataset_artifact(preset.data)
+    first train pieces in each training soundfont, their parts played
+    (:func:`stemnet_training.play`)."""
+    renders = tuple(
+        rendering_artifact(preset.data, sf, "train") for sf in preset.stemnet.soundfonts
+    )
     params = {
-        "dataset": ds.key,
+        "renders": [r.key for r in renders],
         "pieces": min(PAIR_PIECES, preset.data.n_train),
         "members": [list(m) for m in PAIR_MEMBERS],
         "fit": dict(TUNING.streams.fit),
@@ -323,7 +333,12 @@ def pair_network_artifact(preset: Preset) -> Artifact:
         "config": dataclasses.asdict(pairnet.PairNetConfig()),
         "version": pairnet.TRAINING_VERSION,
     }
-    return Artifact("pair network", "separators", params, (ds,))
+    return Artifact("pair network", "separators", params, renders)
+
+
+#: Each soundfont's pieces are played with their own seeds: piece ``i`` of the ``s``-th
+#: with ``i + PLAY_SEEDS * s``.
+PLAY_SEEDS = 1000
 
 
 def played_case(case: scoring.Case, seed: int) -> scoring.Case:
@@ -337,23 +352,42 @@ def played_case(case: scoring.Case, seed: int) -> scoring.Case:
     return scoring.Case(case.track, np.sum(list(refs.values()), axis=0), refs, case.rate)
 
 
-def pair_network(preset: Preset, progress: bool = True) -> Loaded:
-    """``nmf+pairs``' pair network, its history and folder: learned the first time (8
-    minutes on two cores for the cpu preset's 60 pieces), reused afterwards."""
-    art = pair_network_artifact(preset)
-    path = art.path / "pairnet.pt"
-    if not path.is_file() and not art.restore():
-        t0 = time.perf_counter()
-        pieces = tracks(preset.data, "train")[: art.params["pieces"]]
-        rows = []
-        for i, case in enumerate(tqdm(scoring.cases(pieces, preset.model), disable=not progress)):
-            case = played_case(case, i)
+def pair_examples(
+    preset: Preset,
+    pieces: int | None = None,
+    soundfonts: tuple[str, ...] | None = None,
+    play: bool = True,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the pair network learns from (:func:`learned.labelled_pairs`, concatenated):
+    the components of the first ``pieces`` train pieces (default: as many as the network's
+    artifact names) in ``soundfonts`` (default: every training soundfont), their parts
+    played (``play``), decomposed as :data:`PAIR_MEMBERS`."""
+    pieces = pieces or pair_network_artifact(preset).params["pieces"]
+    rows = []
+    for s, sf in enumerate(soundfonts or preset.stemnet.soundfonts):
+        tracks_ = rendered_tracks(preset.data, sf, "train", pieces, progress)
+        cases = scoring.cases(tracks_, preset.model)
+        for i, case in enumerate(tqdm(cases, desc=sf, disable=not progress)):
+            case = played_case(case, i + PLAY_SEEDS * s) if play else case
             refs = list(case.references.values())
             for n_fft, k, start in PAIR_MEMBERS:
                 w, h = nmf.decompose(case.mixture, k, 0, n_fft, start, TUNING.streams.fit)
                 labels = nmf.component_labels(case.mixture, w, h, refs, n_fft)
                 rows.append(learned.labelled_pairs(w, h, case.rate, n_fft, labels))
-        x, same, weight = (np.concatenate(r) for r in zip(*rows, strict=True))
+    x, same, weight = (np.concatenate(r) for r in zip(*rows, strict=True))
+    return x, same, weight
+
+
+def pair_network(preset: Preset, progress: bool = True) -> Loaded:
+    """``nmf+pairs``' pair network, its history and folder: learned the first time (7
+    minutes on two cores for the cpu preset's 130 pieces in two soundfonts), reused
+    afterwards."""
+    art = pair_network_artifact(preset)
+    path = art.path / "pairnet.pt"
+    if not path.is_file() and not art.restore():
+        t0 = time.perf_counter()
+        x, same, weight = pair_examples(preset, progress=progress)
         net, history = pairnet.train(
             pairnet.PairNetConfig(), learned.PAIR_FEATURES, x, same, weight
         )
@@ -481,7 +515,13 @@ NETWORKS: dict[str, Network] = {
         lambda p, method: learned.missing_head(method, p.stemnet),
     ),
     "nmfdict": Network(dictionaries_artifact, dictionaries),
-    "pairs": Network(pair_network_artifact, pair_network),
+    "pairs": Network(
+        pair_network_artifact,
+        pair_network,
+        lambda p, method: _unrendered(
+            pair_network_artifact(p), "pairnet.pt", p, method, "the pieces it learns from"
+        ),
+    ),
     "notedict": Network(note_dictionaries_artifact, _notes_alone, _notes_missing),
     # the note dictionaries, the stem network and the counting model (notenmf+classmask)
     "notedict+stemnet": Network(

@@ -69,17 +69,19 @@ def rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
 
 
+def profiles(sources: list[np.ndarray]) -> np.ndarray:
+    """Each source's magnitude spectrogram (channel mean), flattened to unit length: what
+    :func:`similarity` compares (computed once for sources compared with several others)."""
+    n_fft = 512 if sources[0].shape[-1] >= 512 else 2 ** int(np.log2(sources[0].shape[-1]))
+    m = np.stack(
+        [np.abs(spectral.stft(s.mean(axis=0), n_fft, n_fft // 4)).ravel() for s in sources]
+    )
+    return m / (np.linalg.norm(m, axis=1, keepdims=True) + 1e-12)
+
+
 def similarity(a: list[np.ndarray], b: list[np.ndarray]) -> np.ndarray:
     """Cosine similarity of the magnitude spectrograms (channel mean) of every pair."""
-
-    def mags(sources: list[np.ndarray]) -> np.ndarray:
-        n_fft = 512 if sources[0].shape[-1] >= 512 else 2 ** int(np.log2(sources[0].shape[-1]))
-        m = np.stack(
-            [np.abs(spectral.stft(s.mean(axis=0), n_fft, n_fft // 4)).ravel() for s in sources]
-        )
-        return m / (np.linalg.norm(m, axis=1, keepdims=True) + 1e-12)
-
-    return mags(a) @ mags(b).T
+    return profiles(a) @ profiles(b).T
 
 
 def separate_in_blocks(

@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 
 from latentsep import parallel, spectral
 from latentsep.separation import clustering
-from latentsep.separation.blocks import similarity
+from latentsep.separation.blocks import profiles
 from latentsep.separation.masks import apply_masks
 from latentsep.separation.nmf.core import (
     N_COMPONENTS,
@@ -325,8 +325,11 @@ def in_first_order(heard: list[list[np.ndarray]]) -> list[np.ndarray | None]:
     similarity of their spectrograms): an index array per member, None for a member with
     another number of sources."""
     first = heard[0]
+    if len(heard) == 1:
+        return [np.arange(len(first))]
+    seen = profiles(first)  # once, not once a member
     return [np.arange(len(first))] + [
-        linear_sum_assignment(similarity(first, sources), maximize=True)[1]
+        linear_sum_assignment(seen @ profiles(sources).T, maximize=True)[1]
         if len(sources) == len(first)
         else None
         for sources in heard[1:]
@@ -368,11 +371,15 @@ def fit(sample: np.ndarray, n_sources: int | None, **options) -> Callable[[np.nd
                 if kept is not masks_:
                     for total, m in zip(kept, masks_, strict=True):
                         total += m
-            sums = [apply_masks(block, masks_, n_fft) for n_fft, masks_ in grids.items()]
-        return [
+            # every member's masks sum to one, so the last source is what the others
+            # leave of the block: one inverse transform fewer per STFT
+            sums = [apply_masks(block, masks_[:-1], n_fft) for n_fft, masks_ in grids.items()]
+        sources = [
             (np.sum(each, axis=0, dtype=np.float64) / len(found)).astype(each[0].dtype)
             for each in zip(*sums, strict=True)
         ]
+        rest = block - np.sum(sources, axis=0, dtype=np.float64) if sources else block
+        return [*sources, rest.astype(block.dtype)]
 
     return run
 
