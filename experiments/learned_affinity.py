@@ -2,7 +2,7 @@
 instrument, learned from rendered pieces, against nmf+streams' hand-made product of cues.
 
     .venv/bin/python experiments/learned_affinity.py [--pieces N] [--soundfonts N]
-        [--hidden N] [--sets urmp-dev ...] [--as-rendered] [--smoke]
+        [--hidden N] [--sets urmp-dev ...] [--as-rendered] [--twins] [--smoke]
 
 The first ``--pieces`` rendered train pieces of the embedded dataset (default: all 130) in
 the first ``--soundfonts`` training soundfonts (default: both), their parts *played* as
@@ -16,13 +16,18 @@ logistic regression, boosted trees and the pair network (``models.pairnet``, as
 then the affinity that nmf+streams' six members are grouped by on every real set under
 ``data/real/`` (``scripts/real_devset.py``; the true count given). Reported per set: each
 affinity's ROC AUC for "one instrument" over the components' pairs (weighted by loudness)
-and SI-SDRi over (excerpt, instrument) pairs as ``real_streams.py`` scores it. ``--smoke``
-runs on two synthetic pieces (the test suite does).
+SI-SDRi over (excerpt, instrument) pairs as ``real_streams.py`` scores it, and how often
+the count is right when each affinity chooses it as ``nmf+pairs`` does (the first member's
+eigengap). ``--twins``: the played pieces are joined by the same pieces rendered again in
+the first soundfont with one part played on another part's instrument (two players of one
+instrument, as two violins are; ``twin_pairs``). ``--smoke`` runs on two synthetic pieces
+(the test suite does).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 import numpy as np
@@ -33,8 +38,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from tqdm import tqdm
 
 from latentsep import pipeline
+from latentsep.data import render
 from latentsep.evaluation import multitrack, scoring
 from latentsep.models import pairnet
 from latentsep.paths import atomic_write, code_digest, data_dir, param_key
@@ -84,6 +91,49 @@ def training_pairs(preset, pieces: int, soundfonts: int, play: bool) -> pd.DataF
     return table
 
 
+def twin(spec: render.TrackSpec, rng: np.random.Generator) -> render.TrackSpec:
+    """``spec`` with one of its "other" parts played on another one's instrument (its notes
+    and register unchanged): two players of one instrument, labelled apart."""
+    others = [i for i, stem in enumerate(spec.stems) if stem.name.startswith("other_")]
+    a, b = rng.choice(others, 2, replace=False)
+    stems = list(spec.stems)
+    stems[b] = dataclasses.replace(
+        stems[b], instrument_class=stems[a].instrument_class, program=stems[a].program
+    )
+    return dataclasses.replace(spec, stems=tuple(stems))
+
+
+def twin_pairs(preset, pieces: int) -> pd.DataFrame:
+    """The first ``pieces`` train pieces rendered again in the first training soundfont
+    with two parts on one instrument (:func:`twin`), played, their pairs labelled by part;
+    cached by the pieces and the code."""
+    soundfont = preset.stemnet.soundfonts[0]
+    key = param_key([pieces, soundfont, "twins", TRAIN_MEMBERS, code_digest()])
+    path = data_dir() / "experiments" / "learned_affinity" / f"twins-{key}.csv"
+    if not path.is_file():
+        rng, rows = np.random.default_rng(0), []
+        plan = pipeline.track_plan(preset.data)
+        train = [(spec, piece) for spec, piece in plan if spec.subset == "train"][:pieces]
+        for i, (spec, piece) in enumerate(tqdm(train, desc="twins")):
+            if sum(stem.name.startswith("other_") for stem in spec.stems) < 2:
+                continue
+            audio = render.render_track(twin(spec, rng), piece, preset.data, soundfont)
+            parts = {k: v for k, v in audio.items() if k.startswith("other_")}
+            mixture, *refs = scoring.prepare(
+                [audio["other"], *parts.values()], preset.data.sample_rate, preset.model
+            )
+            loud = 1e-6 * np.sum(mixture.astype(np.float64) ** 2)
+            sounding = {n: x for n, x in zip(parts, refs, strict=True) if np.sum(x**2.0) > loud}
+            if len(sounding) < 2:
+                continue
+            case = scoring.Case(spec.name, mixture, sounding, preset.model.sample_rate)
+            played = pipeline.played_case(case, 5000 + i)  # seeds no played render uses
+            rows.append(labelled([played], TRAIN_MEMBERS))
+        table = pd.concat(rows, ignore_index=True)
+        atomic_write(path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.9g"))
+    return pd.read_csv(path)
+
+
 def models(train: pd.DataFrame, hidden: int = pairnet.PairNetConfig.hidden) -> dict:
     """Each model fitted on the pairs: ``(features (n, n, F)) -> affinity (n, n)``."""
     x = train[list(learned.PAIR_FEATURES)].to_numpy(np.float32)
@@ -126,6 +176,19 @@ def separate(case: scoring.Case, affinity) -> list[np.ndarray]:
     return real_streams.matched_mean(heard)
 
 
+def count_right(cases: list[scoring.Case], affinity, ks=(2, 3, 4)) -> float:
+    """How often (%) ``affinity`` counts the instruments right as ``nmf+pairs`` counts them:
+    the eigengap of the first member's affinity, among ``ks``."""
+    n_fft, k, start = MEMBERS[0]
+    right = []
+    for case in cases:
+        w, h = nmf.decompose(case.mixture, k, 0, n_fft, start, TUNING.streams.fit)
+        a = affinity(w, h, case.rate, n_fft)
+        found = clustering.affinity_eigengap_k(a, [c for c in ks if c < len(a)])
+        right.append(found == len(case.references))
+    return 100 * float(np.mean(right))
+
+
 def aucs(cases: list[scoring.Case], affinities: dict) -> dict:
     """Each affinity's ROC AUC for "one instrument" over the cases' pairs (weighted)."""
     scores = {name: [] for name in affinities}
@@ -154,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--hidden", type=int, default=pairnet.PairNetConfig.hidden)
     parser.add_argument("--as-rendered", action="store_true", help="also learn unplayed")
+    parser.add_argument(
+        "--twins", action="store_true", help="also learn from two parts on one instrument"
+    )
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--smoke", action="store_true", help="two synthetic pieces")
     args = parser.parse_args(argv)
@@ -173,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
             train = labelled(sets["smoke"], TRAIN_MEMBERS)
         else:
             train = training_pairs(preset, args.pieces, args.soundfonts, play)
+            if args.twins and play:
+                train = pd.concat([train, twin_pairs(preset, args.pieces)], ignore_index=True)
         for name, affinity in models(train, args.hidden).items():
             fitted[f"{name}, {'played' if play else 'as rendered'}"] = affinity
     with nmf.reusing_fits():
@@ -183,11 +251,14 @@ def main(argv: list[str] | None = None) -> int:
             }
             auc = {k: round(v, 3) for k, v in aucs(cases, affinities).items()}
             print(f"{set_name}: ROC AUC for one instrument, weighted pairs: {auc}")
+            counts = {k: round(count_right(cases, fn), 1) for k, fn in affinities.items()}
+            print(f"{set_name}: count right (%), as nmf+pairs counts: {counts}")
             tables = [
                 real_streams.cached_scores(
                     "learned_affinity",
                     f"{set_name}: {name}",
-                    [name, args.pieces, args.soundfonts, args.hidden, args.smoke],
+                    [name, args.pieces, args.soundfonts, args.hidden, args.smoke]
+                    + (["twins"] if args.twins else []),
                     cases,
                     lambda case, fn=fn: separate(case, fn),
                 )
