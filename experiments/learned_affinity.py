@@ -38,10 +38,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from tqdm import tqdm
 
 from latentsep import pipeline
-from latentsep.data import render
+from latentsep.data import musdb, render
 from latentsep.evaluation import multitrack, scoring
 from latentsep.models import pairnet
 from latentsep.paths import atomic_write, code_digest, data_dir, param_key
@@ -69,16 +68,14 @@ def labelled(cases: list[scoring.Case], members) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-def training_pairs(preset, pieces: int, soundfonts: int, play: bool) -> pd.DataFrame:
-    """The train pieces' pairs (played or as rendered), as ``nmf+pairs``' network learns
-    from them (``pipeline.pair_examples``) in the first ``soundfonts`` training soundfonts,
-    cached (exactly: at the defaults the network learned here is the shipped one) by the
-    pieces and the code."""
-    chosen = preset.stemnet.soundfonts[:soundfonts]
-    key = param_key([pieces, chosen, play, TRAIN_MEMBERS, code_digest()])
-    path = data_dir() / "experiments" / "learned_affinity" / f"train-{key}.npz"
+STUDY = data_dir() / "experiments" / "learned_affinity"
+
+
+def cached_pairs(name: str, make) -> pd.DataFrame:
+    """Pairs ``make() -> (x, same, weight)``, stored exactly under ``name`` once made."""
+    path = STUDY / f"{name}.npz"
     if not path.is_file():
-        x, same, weight = pipeline.pair_examples(preset, pieces, chosen, play, progress=True)
+        x, same, weight = make()
 
         def write(tmp):
             with open(tmp, "wb") as f:  # a handle: np.savez would add ".npz" to the name
@@ -91,11 +88,22 @@ def training_pairs(preset, pieces: int, soundfonts: int, play: bool) -> pd.DataF
     return table
 
 
+def training_pairs(preset, pieces: int, soundfonts: int, play: bool) -> pd.DataFrame:
+    """The train pieces' pairs (played or as rendered), as ``nmf+pairs``' network learns
+    from them (``pipeline.pair_examples``) in the first ``soundfonts`` training soundfonts,
+    cached (exactly: at the defaults the network learned here is the shipped one) by the
+    pieces and the code."""
+    chosen = preset.stemnet.soundfonts[:soundfonts]
+    key = param_key([pieces, chosen, play, TRAIN_MEMBERS, code_digest()])
+    return cached_pairs(
+        f"train-{key}", lambda: pipeline.pair_examples(preset, pieces, chosen, play, True)
+    )
+
+
 def twin(spec: render.TrackSpec, rng: np.random.Generator) -> render.TrackSpec:
     """``spec`` with one of its "other" parts played on another one's instrument (its notes
     and register unchanged): two players of one instrument, labelled apart."""
-    others = [i for i, stem in enumerate(spec.stems) if stem.name.startswith("other_")]
-    a, b = rng.choice(others, 2, replace=False)
+    a, b = rng.choice(_others(spec), 2, replace=False)
     stems = list(spec.stems)
     stems[b] = dataclasses.replace(
         stems[b], instrument_class=stems[a].instrument_class, program=stems[a].program
@@ -104,34 +112,37 @@ def twin(spec: render.TrackSpec, rng: np.random.Generator) -> render.TrackSpec:
 
 
 def twin_pairs(preset, pieces: int) -> pd.DataFrame:
-    """The first ``pieces`` train pieces rendered again in the first training soundfont
-    with two parts on one instrument (:func:`twin`), played, their pairs labelled by part;
-    cached by the pieces and the code."""
+    """The first ``pieces`` train pieces rendered again (``render.build``) in the first
+    training soundfont with two parts on one instrument (:func:`twin`), played, their
+    pairs labelled by part; the renders and the pairs cached by the pieces and the code."""
     soundfont = preset.stemnet.soundfonts[0]
     key = param_key([pieces, soundfont, "twins", TRAIN_MEMBERS, code_digest()])
-    path = data_dir() / "experiments" / "learned_affinity" / f"twins-{key}.csv"
-    if not path.is_file():
-        rng, rows = np.random.default_rng(0), []
-        plan = pipeline.track_plan(preset.data)
-        train = [(spec, piece) for spec, piece in plan if spec.subset == "train"][:pieces]
-        for i, (spec, piece) in enumerate(tqdm(train, desc="twins")):
-            if sum(stem.name.startswith("other_") for stem in spec.stems) < 2:
-                continue
-            audio = render.render_track(twin(spec, rng), piece, preset.data, soundfont)
-            parts = {k: v for k, v in audio.items() if k.startswith("other_")}
-            mixture, *refs = scoring.prepare(
-                [audio["other"], *parts.values()], preset.data.sample_rate, preset.model
-            )
-            loud = 1e-6 * np.sum(mixture.astype(np.float64) ** 2)
-            sounding = {n: x for n, x in zip(parts, refs, strict=True) if np.sum(x**2.0) > loud}
-            if len(sounding) < 2:
-                continue
-            case = scoring.Case(spec.name, mixture, sounding, preset.model.sample_rate)
-            played = pipeline.played_case(case, 5000 + i)  # seeds no played render uses
-            rows.append(labelled([played], TRAIN_MEMBERS))
+
+    def plan_of(cfg) -> render.Plan:
+        rng = np.random.default_rng(0)
+        train = [(s, p) for s, p in pipeline.track_plan(cfg) if s.subset == "train"][:pieces]
+        return [(twin(s, rng), p) for s, p in train if len(_others(s)) >= 2]
+
+    def make():
+        root = render.build(
+            preset.data, STUDY / f"twins-{key}", key, soundfont=soundfont,
+            subsets=("train",), plan_of=plan_of,
+        )  # fmt: skip
+        cases = scoring.cases(musdb.load_tracks(root, "train"), preset.model)
+        rows = [  # seeds no played render of pair_examples uses
+            labelled([pipeline.played_case(case, 5000 + i)], TRAIN_MEMBERS)
+            for i, case in enumerate(cases)
+        ]
         table = pd.concat(rows, ignore_index=True)
-        atomic_write(path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.9g"))
-    return pd.read_csv(path)
+        x = table[list(learned.PAIR_FEATURES)].to_numpy(np.float32)
+        return x, table["same"].to_numpy(np.float32), table["weight"].to_numpy()
+
+    return cached_pairs(f"twins-{key}", make)
+
+
+def _others(spec: render.TrackSpec) -> list[int]:
+    """Where ``spec``'s "other" parts are among its stems."""
+    return [i for i, stem in enumerate(spec.stems) if stem.name.startswith("other_")]
 
 
 def models(train: pd.DataFrame, hidden: int = pairnet.PairNetConfig.hidden) -> dict:
