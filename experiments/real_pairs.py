@@ -1,0 +1,197 @@
+"""``nmf+pairs`` on real recordings, one thing changed at a time (issue 45): its ensemble, its
+grouping, and its sources adapted to the recording.
+
+    .venv/bin/python experiments/real_pairs.py [--sets urmp-dev urmp-pairs] [--only NAME ...]
+    .venv/bin/python experiments/real_pairs.py --smoke
+
+Scored with the true count on the real sets that ``scripts/real_devset.py`` lays out, with
+the shipped pair network (cpu preset). The variants:
+
+- **the ensemble**: more random starts of the same decompositions, or members of 24 and 32
+  components (a decomposition's errors differ with its size as with its start);
+- **the grouping**: *correlation clustering* — from spectral clustering's groups, components
+  moved one at a time while that raises the sum, within groups, of the network's log-odds
+  that two are one instrument: a pair the network finds unlikely pushes apart, where spectral
+  clustering's affinity can only fail to pull together;
+- **adapting to the recording** (the issue's item 3): each source ``nmf+pairs`` hears is
+  described by its own KL-NMF (``r`` templates), the mixture is fitted again with all of them
+  (the activations only, or the templates too, from those starts) and shared by their masks,
+  so the sources' models come from this recording rather than from the grouping.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+import pandas as pd
+import real_streams
+
+from latentsep import pipeline
+from latentsep.evaluation import multitrack, scoring
+from latentsep.models import pairnet
+from latentsep.paths import data_dir
+from latentsep.presets import get_preset
+from latentsep.separation import clustering, learned, masks, nmf
+from latentsep.tuning import TUNING
+
+SHIPPED = TUNING.streams.members
+EPS = 1e-10
+
+
+def starts(ranks: tuple[int, ...], seeds: tuple[int, ...]) -> list[tuple[int, int, int]]:
+    """Members of both STFT sizes, every rank with every random start."""
+    return [(n, k, s) for n in sorted({m[0] for m in SHIPPED}) for k in ranks for s in seeds]
+
+
+#: name -> what it changes: ``members``, ``group`` ("correlation") or ``refit`` (its options).
+VARIANTS: dict[str, dict] = {
+    "as shipped (24 components, 3 starts, 2 sizes)": {},
+    "6 starts": {"members": starts((24,), (1, 2, 3, 4, 5, 6))},
+    "24 and 32 components, 2 starts": {"members": starts((24, 32), (1, 2))},
+    "24 and 32 components, 3 starts": {"members": starts((24, 32), (1, 2, 3))},
+    "24, 32, 32 components (six members)": {
+        "members": [(n, k, s) for n, _, _ in SHIPPED[::3] for k, s in ((24, 1), (32, 1), (32, 2))]
+    },
+    "correlation clustering": {"group": "correlation"},
+    "refitted: activations, 8 templates a source": {"refit": {"r": 8, "templates": False}},
+    "refitted: templates and activations, 8 a source": {"refit": {"r": 8, "templates": True}},
+    "refitted: templates and activations, 16 a source": {"refit": {"r": 16, "templates": True}},
+}
+
+
+def correlation_groups(p: np.ndarray, labels: np.ndarray, rounds: int = 50) -> np.ndarray:
+    """``labels`` improved by single moves that raise the within-group sum of log-odds of
+    the probabilities ``p``; no group is emptied."""
+    q = np.clip(p, 1e-4, 1 - 1e-4)
+    odds = np.log(q / (1 - q))
+    np.fill_diagonal(odds, 0.0)
+    labels, k = labels.copy(), int(labels.max()) + 1
+    for _ in range(rounds):
+        moved = False
+        for i in range(len(labels)):
+            if (labels == labels[i]).sum() == 1:
+                continue
+            gain = np.array([odds[i, labels == g].sum() for g in range(k)])
+            best = int(np.argmax(gain))
+            if gain[best] > gain[labels[i]] + 1e-9:
+                labels[i], moved = best, True
+        if not moved:
+            break
+    return labels
+
+
+def regrouped(case: scoring.Case, net, members, regroup) -> list[np.ndarray]:
+    """``nmf+pairs``' members, each grouped by spectral clustering then ``regroup(affinity,
+    labels)``, hedged and averaged as ``nmf+pairs`` does."""
+    options = learned.pairs_options(case.rate, net)
+    heard = []
+    for n_fft, k, start in members:
+        w, h = nmf.decompose(case.mixture, k, 0, n_fft, start, options["fit"])
+        a = options["affinity"](case.mixture, w, h, n_fft)
+        labels = regroup(a, clustering.spectral_groups(a, case.n_sources, seed=0))
+        weights = nmf.hedged(a, labels, options["hedge"])
+        heard.append(nmf.Grouping(w, weights, n_fft, options["power"]).sources(case.mixture, h))
+    return real_streams.matched_mean(heard)
+
+
+def kl_refit(v: np.ndarray, w: np.ndarray, h: np.ndarray, updates: int, templates: bool):
+    """KL-NMF multiplicative updates of ``v ≈ w h`` from the given start."""
+    for _ in range(updates):
+        h = h * (w.T @ (v / (w @ h + EPS))) / (w.sum(axis=0)[:, None] + EPS)
+        if templates:
+            w = w * ((v / (w @ h + EPS)) @ h.T) / (h.sum(axis=1)[None] + EPS)
+    return w, h
+
+
+def refitted(
+    mixture: np.ndarray, sources: list[np.ndarray], r: int, templates: bool, updates: int = 100
+) -> list[np.ndarray]:
+    """``sources`` adapted to the recording: each one's own ``r``-template KL-NMF, the
+    mixture fitted with all of them, each source its templates' share (masks of the
+    ensemble's power), on the first member's STFT."""
+    n_fft = SHIPPED[0][0]
+    v = nmf.magnitudes(mixture, n_fft)
+    fits = [nmf.decompose(s, min(r, v.shape[1]), 0, n_fft) for s in sources]
+    w = np.concatenate([f[0] for f in fits], axis=1) + EPS
+    h = np.concatenate([f[1] for f in fits], axis=0) + EPS
+    w, h = kl_refit(v, w, h, updates, templates)
+    edges = np.cumsum([0] + [f[0].shape[1] for f in fits])
+    parts = [w[:, a:b] @ h[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    shares = masks.ratio_masks(parts, power=TUNING.streams.power)
+    return masks.apply_masks(mixture, shares, n_fft)
+
+
+def separate(case: scoring.Case, net, changes: dict, members) -> list[np.ndarray]:
+    if changes.get("group") == "correlation":
+        return regrouped(case, net, members, lambda a, labels: correlation_groups(a, labels))
+    options = {**learned.pairs_options(case.rate, net), "members": members}
+    sources = nmf.separate(case.mixture, case.n_sources, seed=0, **options)[0]
+    if "refit" in changes:
+        return refitted(case.mixture, sources, **changes["refit"])
+    return sources
+
+
+def smoke_network(cases: list[scoring.Case], members) -> pairnet.PairNet:
+    """A pair network learned in a few steps from the smoke pieces themselves."""
+    rows = []
+    for case in cases:
+        refs = list(case.references.values())
+        for n_fft, k, start in members:
+            w, h = nmf.decompose(case.mixture, k, 0, n_fft, start)
+            labels = nmf.component_labels(case.mixture, w, h, refs, n_fft)
+            rows.append(learned.labelled_pairs(w, h, case.rate, n_fft, labels))
+    x, same, weight = (np.concatenate(r) for r in zip(*rows, strict=True))
+    cfg = pairnet.PairNetConfig(steps=20)
+    return pairnet.train(cfg, learned.PAIR_FEATURES, x.astype(np.float32), same, weight)[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sets", nargs="*", default=["urmp-dev", "urmp-pairs"])
+    parser.add_argument("--only", nargs="*", help="these variants only")
+    parser.add_argument("--preset", default="cpu")
+    parser.add_argument("--smoke", action="store_true", help="synthetic pieces, tiny members")
+    args = parser.parse_args(argv)
+    names = args.only or list(VARIANTS)
+    unknown = sorted(set(names) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variants {unknown}; choose among {list(VARIANTS)}")
+    if args.smoke:  # tiny decompositions; the same pieces teach and are scored
+        sets = {"smoke": real_streams.smoke_cases()}
+        tiny = [(256, 4, 1), (512, 4, 1)]
+        net = smoke_network(sets["smoke"], tiny)
+        names = [names[0], "correlation clustering", "refitted: activations, 8 templates a source"]
+    else:
+        preset = get_preset(args.preset)
+        net = pipeline.pair_network(preset)[0]
+        sets = {
+            name: multitrack.cases(multitrack.read_folder(data_dir() / "real" / name), preset.model)
+            for name in args.sets
+            if (data_dir() / "real" / name).is_dir()
+        }
+        if not sets:
+            print(f"no real set under {data_dir() / 'real'}: lay them out, scripts/real_devset.py")
+            return 2
+    with nmf.reusing_fits():  # variants that decompose alike share the decompositions
+        for set_name, cases in sets.items():
+            tables = []
+            for name in names:
+                members = VARIANTS[name].get("members", tiny if args.smoke else SHIPPED)
+                tables.append(
+                    real_streams.cached_scores(
+                        "real_pairs",
+                        f"{set_name}: {name}",
+                        [VARIANTS[name], members, args.smoke],
+                        cases,
+                        lambda case, n=name, m=members: separate(case, net, VARIANTS[n], m),
+                    )
+                )
+            print(f"SI-SDRi (dB), {set_name}, {len(cases)} excerpts, true count:")
+            print(real_streams.summary(pd.concat(tables)).round(2).to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
