@@ -16,12 +16,13 @@ logistic regression, boosted trees and the pair network (``models.pairnet``, as
 then the affinity that nmf+streams' six members are grouped by on every real set under
 ``data/real/`` (``scripts/real_devset.py``; the true count given). Reported per set: each
 affinity's ROC AUC for "one instrument" over the components' pairs (weighted by loudness)
-SI-SDRi over (excerpt, instrument) pairs as ``real_streams.py`` scores it, and how often
-the count is right when each affinity chooses it as ``nmf+pairs`` does (the first member's
-eigengap). ``--twins``: the played pieces are joined by the same pieces rendered again in
-the first soundfont with one part played on another part's instrument (two players of one
-instrument, as two violins are; ``twin_pairs``). ``--smoke`` runs on two synthetic pieces
-(the test suite does).
+and, where a piece has two players of one instrument, each cue's and affinity's AUC for
+"one player" among their components' pairs; SI-SDRi over (excerpt, instrument) pairs as
+``real_streams.py`` scores it; and how often the count is right when each affinity chooses
+it as ``nmf+pairs`` does (the first member's eigengap). ``--twins``: the played pieces are
+joined by the same pieces rendered again in the first soundfont with one part played on
+another part's instrument (two players of one instrument, as two violins are;
+``twin_pairs``). ``--smoke`` runs on two synthetic pieces (the test suite does).
 """
 
 from __future__ import annotations
@@ -200,22 +201,36 @@ def count_right(cases: list[scoring.Case], affinity, ks=(2, 3, 4)) -> float:
     return 100 * float(np.mean(right))
 
 
-def aucs(cases: list[scoring.Case], affinities: dict) -> dict:
-    """Each affinity's ROC AUC for "one instrument" over the cases' pairs (weighted)."""
+def aucs(cases: list[scoring.Case], affinities: dict) -> tuple[dict, dict]:
+    """Each affinity's ROC AUC for "one instrument" over the cases' pairs (weighted); and
+    over the pairs of two players of one instrument only (both components on parts of one
+    kind, as two violins; pairs within either part against pairs across them), each cue's
+    AUC too — 0.5: it tells nothing; below 0.5: its smaller values say one player."""
     scores = {name: [] for name in affinities}
-    truth, weights = [], []
+    cues, truth, weights, twins = [], [], [], []
     for case in cases:
         refs = list(case.references.values())
+        kinds = np.array([name.split(" ", 1)[-1] for name in case.references])
+        doubled = np.array([np.sum(kinds == k) > 1 for k in kinds])
         for n_fft, k, start in MEMBERS:
             w, h = nmf.decompose(case.mixture, k, 0, n_fft, start, TUNING.streams.fit)
             labels = nmf.component_labels(case.mixture, w, h, refs, n_fft)
             i, j = np.triu_indices(len(labels), 1)
             truth.append(labels[i] == labels[j])
-            weights.append(learned.labelled_pairs(w, h, case.rate, n_fft, labels)[2])
+            x, _, weight = learned.labelled_pairs(w, h, case.rate, n_fft, labels)
+            cues.append(x)
+            weights.append(weight)
+            twins.append(doubled[labels[i]] & (kinds[labels[i]] == kinds[labels[j]]))
             for name, fn in affinities.items():
                 scores[name].append(fn(w, h, case.rate, n_fft)[i, j])
-    y, wt = np.concatenate(truth), np.concatenate(weights)
-    return {n: roc_auc_score(y, np.concatenate(s), sample_weight=wt) for n, s in scores.items()}
+    y, wt, tw = np.concatenate(truth), np.concatenate(weights), np.concatenate(twins)
+    every = {n: roc_auc_score(y, np.concatenate(s), sample_weight=wt) for n, s in scores.items()}
+    if len(set(y[tw])) < 2:  # no set with two players of one instrument
+        return every, {}
+    columns = dict(zip(learned.PAIR_FEATURES, np.concatenate(cues).T, strict=True))
+    columns |= {n: np.concatenate(s) for n, s in scores.items()}
+    apart = {n: roc_auc_score(y[tw], c[tw], sample_weight=wt[tw]) for n, c in columns.items()}
+    return every, apart
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -260,8 +275,12 @@ def main(argv: list[str] | None = None) -> int:
                 name: lambda w, h, rate, n_fft, fn=fn: fn(learned.pair_features(w, h, rate, n_fft))
                 for name, fn in fitted.items()
             }
-            auc = {k: round(v, 3) for k, v in aucs(cases, affinities).items()}
+            every, apart = aucs(cases, affinities)
+            auc = {k: round(v, 3) for k, v in every.items()}
             print(f"{set_name}: ROC AUC for one instrument, weighted pairs: {auc}")
+            if apart:
+                auc = {k: round(v, 3) for k, v in apart.items()}
+                print(f"{set_name}: ROC AUC for one player, two of one instrument: {auc}")
             counts = {k: round(count_right(cases, fn), 1) for k, fn in affinities.items()}
             print(f"{set_name}: count right (%), as nmf+pairs counts: {counts}")
             tables = [
