@@ -1,6 +1,7 @@
-"""What several experiments share: the track sets a study scores, and where a result is
-written. Not an experiment itself (the tests run every ``experiments/*.py`` not starting
-with an underscore at smoke scale); the scripts import it from beside them.
+"""What several experiments share: the track sets a study scores (rendered or real), and
+where a result is written. Not an experiment itself (the tests run every
+``experiments/*.py`` not starting with an underscore at smoke scale); the scripts import it
+from beside them.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import json
 from pathlib import Path
 
 from latentsep import pipeline
+from latentsep.evaluation import multitrack
 from latentsep.paths import atomic_write, data_dir
 
 HERE = Path(__file__).parent
@@ -28,6 +30,27 @@ def scored_sets(preset, split: str, pieces: int | None = None) -> list[tuple[str
         ("embedded", pipeline.tracks(preset.data, "test")[:pieces]),
         ("unseen", pipeline.unseen_tracks(preset.data)[:pieces]),
     ]
+
+
+#: What a study on the real sets says when none is laid out.
+NO_REAL_SET = "no real set under data/real/: lay them out with scripts/real_devset.py"
+
+
+def real_sets(preset, names: list[str]) -> dict[str, list]:
+    """The cases of each real set ``names`` under ``data/real/`` that is laid out
+    (``scripts/real_devset.py``); the others left out."""
+    root = data_dir() / "real"
+    return {
+        name: multitrack.cases(multitrack.read_folder(root / name), preset.model)
+        for name in names
+        if (root / name).is_dir()
+    }
+
+
+def kinds_of(case) -> list[str]:
+    """Each real part's kind of instrument: its name without the leading number ("2 violin"
+    → "violin"), so that two players of one instrument share it."""
+    return [name.split(" ", 1)[-1] for name in case.references]
 
 
 def measured_on() -> dict:

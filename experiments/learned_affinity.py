@@ -34,6 +34,7 @@ import sys
 import numpy as np
 import pandas as pd
 import real_streams
+from _shared import kinds_of, real_sets
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -42,7 +43,7 @@ from sklearn.preprocessing import StandardScaler
 
 from latentsep import pipeline
 from latentsep.data import musdb, render
-from latentsep.evaluation import multitrack, scoring
+from latentsep.evaluation import scoring
 from latentsep.models import pairnet
 from latentsep.paths import atomic_write, code_digest, data_dir, param_key
 from latentsep.presets import get_preset
@@ -210,7 +211,7 @@ def aucs(cases: list[scoring.Case], affinities: dict) -> tuple[dict, dict]:
     cues, truth, weights, twins = [], [], [], []
     for case in cases:
         refs = list(case.references.values())
-        kinds = np.array([name.split(" ", 1)[-1] for name in case.references])
+        kinds = np.array(kinds_of(case))
         doubled = np.array([np.sum(kinds == k) > 1 for k in kinds])
         for n_fft, k, start in MEMBERS:
             w, h = nmf.decompose(case.mixture, k, 0, n_fft, start, TUNING.streams.fit)
@@ -254,11 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         sets = {"smoke": real_streams.smoke_cases()}
     else:
         preset = get_preset(args.preset)
-        sets = {
-            name: multitrack.cases(multitrack.read_folder(data_dir() / "real" / name), preset.model)
-            for name in args.sets
-            if (data_dir() / "real" / name).is_dir()
-        }
+        sets = real_sets(preset, args.sets)
     fitted = {}
     for play in (True, False) if args.as_rendered else (True,):
         if args.smoke:

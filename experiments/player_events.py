@@ -27,19 +27,14 @@ import sys
 import numpy as np
 import pandas as pd
 import real_streams
+from _shared import NO_REAL_SET, kinds_of, real_sets
 
-from latentsep.evaluation import multitrack, scoring
-from latentsep.paths import data_dir
+from latentsep.evaluation import scoring
 from latentsep.presets import get_preset
 from latentsep.separation import nmf
 from latentsep.tuning import TUNING
 
 FLOOR, LEAST, TOGETHER, NEAR_FRAMES, NEAR_SEMITONES = 0.2, 3, 0.5, 4, 5.0
-
-
-def kinds_of(case: scoring.Case) -> list[str]:
-    """Each part's kind: its name without the leading number ("2 violin" → "violin")."""
-    return [name.split(" ", 1)[-1] for name in case.references]
 
 
 def events(w, h, refs_mag: list[np.ndarray]) -> pd.DataFrame:
@@ -152,13 +147,9 @@ def main(argv: list[str] | None = None) -> int:
         }
     else:
         members, preset = TUNING.streams.members, get_preset(args.preset)
-        sets = {
-            name: multitrack.cases(multitrack.read_folder(data_dir() / "real" / name), preset.model)
-            for name in args.sets
-            if (data_dir() / "real" / name).is_dir()
-        }
+        sets = real_sets(preset, args.sets)
         if not sets:
-            print(f"no real set under {data_dir() / 'real'}: lay them out, scripts/real_devset.py")
+            print(NO_REAL_SET)
             return 2
     for name, cases in sets.items():
         doubled = [c for c in cases if len(set(kinds_of(c))) < len(kinds_of(c))]

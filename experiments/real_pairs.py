@@ -24,14 +24,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+import learned_affinity
 import numpy as np
 import pandas as pd
 import real_streams
+from _shared import NO_REAL_SET, real_sets
 
 from latentsep import pipeline
-from latentsep.evaluation import multitrack, scoring
+from latentsep.evaluation import scoring
 from latentsep.models import pairnet
-from latentsep.paths import data_dir
 from latentsep.presets import get_preset
 from latentsep.separation import clustering, learned, masks, nmf
 from latentsep.tuning import TUNING
@@ -135,16 +136,10 @@ def separate(case: scoring.Case, net, changes: dict, members) -> list[np.ndarray
 
 def smoke_network(cases: list[scoring.Case], members) -> pairnet.PairNet:
     """A pair network learned in a few steps from the smoke pieces themselves."""
-    rows = []
-    for case in cases:
-        refs = list(case.references.values())
-        for n_fft, k, start in members:
-            w, h = nmf.decompose(case.mixture, k, 0, n_fft, start)
-            labels = nmf.component_labels(case.mixture, w, h, refs, n_fft)
-            rows.append(learned.labelled_pairs(w, h, case.rate, n_fft, labels))
-    x, same, weight = (np.concatenate(r) for r in zip(*rows, strict=True))
+    pairs = learned_affinity.labelled(cases, members)
+    x = pairs[list(learned.PAIR_FEATURES)].to_numpy(np.float32)
     cfg = pairnet.PairNetConfig(steps=20)
-    return pairnet.train(cfg, learned.PAIR_FEATURES, x.astype(np.float32), same, weight)[0]
+    return pairnet.train(cfg, learned.PAIR_FEATURES, x, pairs["same"], pairs["weight"])[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,13 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         preset = get_preset(args.preset)
         net = pipeline.pair_network(preset)[0]
-        sets = {
-            name: multitrack.cases(multitrack.read_folder(data_dir() / "real" / name), preset.model)
-            for name in args.sets
-            if (data_dir() / "real" / name).is_dir()
-        }
+        sets = real_sets(preset, args.sets)
         if not sets:
-            print(f"no real set under {data_dir() / 'real'}: lay them out, scripts/real_devset.py")
+            print(NO_REAL_SET)
             return 2
     with nmf.reusing_fits():  # variants that decompose alike share the decompositions
         for set_name, cases in sets.items():
