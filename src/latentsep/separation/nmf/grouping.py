@@ -24,6 +24,7 @@ from latentsep.separation import clustering
 from latentsep.separation.blocks import profiles
 from latentsep.separation.masks import apply_masks
 from latentsep.separation.nmf.core import (
+    MAX_FIT_FRAMES,
     N_COMPONENTS,
     activations,
     component_labels,
@@ -183,10 +184,15 @@ def channel_angles(
     to each channel's magnitudes with the templates and activations fixed (KL
     multiplicative updates; the channel mode of FitzGerald, Cranitch & Coyle's non-negative
     tensor model), as the angle atan(g_right / g_left): π/4 in the middle, 0 hard left, as
-    the constant-power pan law puts a source. Mono input: every component in the middle."""
+    the constant-power pan law puts a source. Mono input: every component in the middle.
+    Inputs longer than :data:`MAX_FIT_FRAMES` frames are placed on that many evenly spaced
+    frames, as :func:`decompose` learns its templates (a fixed place needs no more: on a
+    40-s sample a third of the time, the angles within 0.003 rad)."""
     if mixture.shape[0] != 2:
         return np.full(w.shape[1], np.pi / 4)
     v = np.abs(stft(mixture, n_fft, hop_of(n_fft)))
+    step = -(-v.shape[-1] // MAX_FIT_FRAMES)
+    v, h = v[..., ::step], h[:, ::step]
     gains = np.ones((2, w.shape[1]))
     norm = (w.sum(axis=0)[:, None] * h).sum(axis=1) + 1e-12
     for g, vc in zip(gains, v, strict=True):
@@ -283,6 +289,7 @@ def groupings(
     power: float = 1.0,
     seed: int = 0,
     fit: dict | None = None,
+    hear: bool = True,
     **options,
 ) -> tuple[list[Grouping], list[list[np.ndarray]]]:
     """Each of ``members``' decomposition of ``mixture`` grouped (``(STFT points,
@@ -291,11 +298,14 @@ def groupings(
     ``power``, :class:`Grouping`), in the first one's order; the first one chooses the
     count. ``seed`` and ``fit`` as for :func:`decompose`, ``options`` as for
     :func:`group_decomposition`. Members are decomposed, grouped and heard at once on the
-    cores (:func:`parallel.thread_map`), each as it would be alone."""
+    cores (:func:`parallel.thread_map`), each as it would be alone. Not ``hear``: the
+    sources are heard as their channels' mean only, enough to put them in order (the
+    transform is linear), at half the cost of a stereo mixture's."""
     members = [
         (n_fft, k, start[0] if start else None)
         for n_fft, k, *start in members or ((spectral.N_FFT, n_components),)
     ]
+    heard_of = mixture if hear else mixture.mean(axis=0, keepdims=True)
     with spectral.reusing_transforms():
         fits = parallel.thread_map(
             lambda m: decompose(mixture, m[1], seed, m[0], m[2], fit), members
@@ -305,7 +315,7 @@ def groupings(
             (w, h), n_fft = fits[i], members[i][0]
             labels = group_decomposition(mixture, w, h, n, seed, n_fft=n_fft, **options)
             grouping = Grouping(w, labels, n_fft, power)
-            return grouping, grouping.sources(mixture, h)
+            return grouping, grouping.sources(heard_of, h)
 
         first = group(0, n_sources)
         n = n_groups(first[0].labels)
@@ -358,7 +368,7 @@ def fit(sample: np.ndarray, n_sources: int | None, **options) -> Callable[[np.nd
     """:func:`separate` fitted once on ``sample``, audio spread over a long input: the
     templates and their grouping are learned there; each block then only fits its
     activations, so every block's sources come in the same order."""
-    found, _ = groupings(sample, n_sources, **options)
+    found, _ = groupings(sample, n_sources, hear=False, **options)
 
     def run(block: np.ndarray) -> list[np.ndarray]:
         with spectral.reusing_transforms():
