@@ -12,7 +12,9 @@ the shipped pair network (cpu preset). The variants:
 - **the grouping**: *correlation clustering* — from spectral clustering's groups, components
   moved one at a time while that raises the sum, within groups, of the network's log-odds
   that two are one instrument: a pair the network finds unlikely pushes apart, where spectral
-  clustering's affinity can only fail to pull together;
+  clustering's affinity can only fail to pull together; *average linkage* — agglomerative
+  clustering of 1 − the affinity in place of spectral clustering (groups merged while their
+  components are most alike on average);
 - **adapting to the recording** (the issue's item 3): each source ``nmf+pairs`` hears is
   described by its own KL-NMF (``r`` templates), the mixture is fitted again with all of them
   (the activations only, or the templates too, from those starts) and shared by their masks,
@@ -56,6 +58,7 @@ VARIANTS: dict[str, dict] = {
         "members": [(n, k, s) for n, _, _ in SHIPPED[::3] for k, s in ((24, 1), (32, 1), (32, 2))]
     },
     "correlation clustering": {"group": "correlation"},
+    "average linkage": {"group": "average"},
     "refitted: activations, 8 templates a source": {"refit": {"r": 8, "templates": False}},
     "refitted: templates and activations, 8 a source": {"refit": {"r": 8, "templates": True}},
     "refitted: templates and activations, 16 a source": {"refit": {"r": 16, "templates": True}},
@@ -81,6 +84,16 @@ def correlation_groups(p: np.ndarray, labels: np.ndarray, rounds: int = 50) -> n
         if not moved:
             break
     return labels
+
+
+def average_linkage(p: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """As many groups as ``labels`` has, by agglomerative clustering with average linkage
+    of the distances 1 − ``p`` (each merge joins the two groups whose components are the
+    most alike on average), in place of spectral clustering's."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    k = int(labels.max()) + 1
+    return AgglomerativeClustering(k, metric="precomputed", linkage="average").fit_predict(1 - p)
 
 
 def regrouped(case: scoring.Case, net, members, regroup) -> list[np.ndarray]:
@@ -127,6 +140,8 @@ def refitted(
 def separate(case: scoring.Case, net, changes: dict, members) -> list[np.ndarray]:
     if changes.get("group") == "correlation":
         return regrouped(case, net, members, lambda a, labels: correlation_groups(a, labels))
+    if changes.get("group") == "average":
+        return regrouped(case, net, members, average_linkage)
     options = {**learned.pairs_options(case.rate, net), "members": members}
     sources = nmf.separate(case.mixture, case.n_sources, seed=0, **options)[0]
     if "refit" in changes:
