@@ -2,10 +2,13 @@
 grouping, and its sources adapted to the recording.
 
     .venv/bin/python experiments/real_pairs.py [--sets urmp-dev urmp-pairs] [--only NAME ...]
+        [--parts]
     .venv/bin/python experiments/real_pairs.py --smoke
 
 Scored with the true count on the real sets that ``scripts/real_devset.py`` lays out, with
-the shipped pair network (cpu preset). The variants:
+the shipped pair network (cpu preset); each set's mean gains are also given for the parts of
+two players of one instrument and for the others (``--parts``: every part's score). The
+variants:
 
 - **the ensemble**: more random starts of the same decompositions, or members of 24 and 32
   components (a decomposition's errors differ with its size as with its start);
@@ -14,7 +17,9 @@ the shipped pair network (cpu preset). The variants:
   that two are one instrument: a pair the network finds unlikely pushes apart, where spectral
   clustering's affinity can only fail to pull together; *average linkage* — agglomerative
   clustering of 1 − the affinity in place of spectral clustering (groups merged while their
-  components are most alike on average);
+  components are most alike on average); *voices* — one group fewer than the count (two
+  players of one instrument are heard as one), and the group whose frames most often hold
+  notes a semitone or more apart split into two voices by pitch (:func:`voices`);
 - **adapting to the recording** (the issue's item 3): each source ``nmf+pairs`` hears is
   described by its own KL-NMF (``r`` templates), the mixture is fitted again with all of them
   (the activations only, or the templates too, from those starts) and shared by their masks,
@@ -30,7 +35,7 @@ import learned_affinity
 import numpy as np
 import pandas as pd
 import real_streams
-from _shared import NO_REAL_SET, real_sets
+from _shared import NO_REAL_SET, kinds_of, real_sets
 
 from latentsep import pipeline
 from latentsep.evaluation import scoring
@@ -59,6 +64,7 @@ VARIANTS: dict[str, dict] = {
     },
     "correlation clustering": {"group": "correlation"},
     "average linkage": {"group": "average"},
+    "one group fewer, the most polyphonic split into two voices by pitch": {"group": "voices"},
     "refitted: activations, 8 templates a source": {"refit": {"r": 8, "templates": False}},
     "refitted: templates and activations, 8 a source": {"refit": {"r": 8, "templates": True}},
     "refitted: templates and activations, 16 a source": {"refit": {"r": 16, "templates": True}},
@@ -110,6 +116,73 @@ def regrouped(case: scoring.Case, net, members, regroup) -> list[np.ndarray]:
     return real_streams.matched_mean(heard)
 
 
+def polyphonic(e: np.ndarray, semis: np.ndarray, floor: float = 0.2) -> np.ndarray:
+    """Which components ``(components, frames)`` of energies ``e`` and pitches ``semis``
+    sound in each frame (within ``floor`` of the frame's loudest, in frames above a tenth of
+    the loud ones), and whether those frames hold notes a semitone or more apart."""
+    peak = e.max(axis=0)
+    loud = peak >= 0.1 * np.percentile(peak, 95)
+    active = (e >= floor * peak[None]) & loud[None]
+    span = np.array([np.ptp(semis[a]) if a.any() else 0.0 for a in active.T])
+    return active, span >= 1.0
+
+
+def upper_shares(e: np.ndarray, semis: np.ndarray) -> np.ndarray:
+    """Each component's share, frame by frame ``(components, frames)``, in the upper of two
+    voices: where notes a semitone or more apart sound together, those above their middle
+    are the upper voice and those below the lower (each player plays one note at a time);
+    elsewhere a component keeps its energy-weighted share from those frames, or, never
+    heard with another note, goes to the voice whose mean pitch is nearer its own."""
+    active, poly = polyphonic(e, semis)
+    decided = np.full(e.shape, np.nan)
+    for t in np.flatnonzero(poly):
+        a = active[:, t]
+        middle = 0.5 * (semis[a].max() + semis[a].min())
+        decided[a, t] = np.where(semis[a] > middle, 1.0, np.where(semis[a] < middle, 0.0, 0.5))
+    heard = ~np.isnan(decided)
+    weight = np.where(heard, e, 0.0)
+    known = weight.sum(axis=1) > 0
+    mean = np.where(known, (np.nan_to_num(decided) * weight).sum(1) / (weight.sum(1) + 1e-12), 0.5)
+    if known.any() and not known.all():
+        up = mean[known] >= 0.5
+        e_known = e[known].sum(axis=1)
+        pitch_up = np.average(semis[known][up], weights=e_known[up]) if up.any() else np.inf
+        pitch_down = np.average(semis[known][~up], weights=e_known[~up]) if (~up).any() else -np.inf
+        near_up = np.abs(semis - pitch_up) < np.abs(semis - pitch_down)
+        mean = np.where(known, mean, near_up.astype(float))
+    elif not known.any():  # one note at a time throughout: the upper half of the pitches
+        mean = (semis > np.median(semis)).astype(float)
+    return np.where(heard, decided, mean[:, None])
+
+
+def voices(case: scoring.Case, net, members) -> list[np.ndarray]:
+    """``nmf+pairs``' members grouped into one source fewer than the count (two players of
+    one instrument are heard as one), and the group with the most frames of notes a
+    semitone or more apart sounding together split into two voices by pitch
+    (:func:`upper_shares`); hedged and averaged as ``nmf+pairs`` does."""
+    options = learned.pairs_options(case.rate, net)
+    heard = []
+    for n_fft, k, start in members:
+        w, h = nmf.decompose(case.mixture, k, 0, n_fft, start, options["fit"])
+        a = options["affinity"](case.mixture, w, h, n_fft)
+        fewer = case.n_sources - 1
+        labels = clustering.spectral_groups(a, fewer, seed=0) if fewer > 1 else np.zeros(k, int)
+        weights = nmf.hedged(a, labels, options["hedge"]) if fewer > 1 else np.ones((k, 1))
+        semis = 12 * np.log2(nmf.fundamentals(w, case.rate, n_fft))
+        e = h * w.sum(axis=0)[:, None]
+        poly = [polyphonic(e[labels == g], semis[labels == g])[1].sum() for g in range(fewer)]
+        split = int(np.argmax(poly))
+        upper = upper_shares(e, semis)  # all components, so a hedged share follows its pitch
+        parts = [(w * weights[:, g]) @ h for g in range(fewer) if g != split]
+        parts += [
+            (w * weights[:, split]) @ (h * upper),
+            (w * weights[:, split]) @ (h * (1 - upper)),
+        ]
+        shares = masks.ratio_masks(parts, power=options["power"])
+        heard.append(masks.apply_masks(case.mixture, shares, n_fft))
+    return real_streams.matched_mean(heard)
+
+
 def kl_refit(v: np.ndarray, w: np.ndarray, h: np.ndarray, updates: int, templates: bool):
     """KL-NMF multiplicative updates of ``v ≈ w h`` from the given start."""
     for _ in range(updates):
@@ -142,6 +215,8 @@ def separate(case: scoring.Case, net, changes: dict, members) -> list[np.ndarray
         return regrouped(case, net, members, lambda a, labels: correlation_groups(a, labels))
     if changes.get("group") == "average":
         return regrouped(case, net, members, average_linkage)
+    if changes.get("group") == "voices":
+        return voices(case, net, members)
     options = {**learned.pairs_options(case.rate, net), "members": members}
     sources = nmf.separate(case.mixture, case.n_sources, seed=0, **options)[0]
     if "refit" in changes:
@@ -157,12 +232,34 @@ def smoke_network(cases: list[scoring.Case], members) -> pairnet.PairNet:
     return pairnet.train(cfg, learned.PAIR_FEATURES, x, pairs["same"], pairs["weight"])[0]
 
 
+def by_part(scores: pd.DataFrame, cases: list[scoring.Case]) -> pd.DataFrame:
+    """Each variant's mean paired gain over the first on the parts of two players of one
+    instrument (a part whose kind another part of its excerpt shares, as two violins) and
+    on the others."""
+    twin = {}
+    for case in cases:
+        kinds = kinds_of(case)
+        parts = zip(case.references, kinds, strict=True)
+        twin |= {(case.track, n): kinds.count(k) > 1 for n, k in parts}
+    wide = scores.pivot_table(index=["track", "source"], columns="variant", values="SI-SDRi (dB)")
+    wide = wide[list(dict.fromkeys(scores["variant"]))]
+    gain = wide.sub(wide.iloc[:, 0], axis=0)
+    twins = np.array([twin[key] for key in gain.index])
+    return pd.DataFrame(
+        {
+            f"two players of one instrument ({twins.sum()})": gain[twins].mean(),
+            f"the others ({(~twins).sum()})": gain[~twins].mean(),
+        }
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sets", nargs="*", default=["urmp-dev", "urmp-pairs"])
     parser.add_argument("--only", nargs="*", help="these variants only")
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--smoke", action="store_true", help="synthetic pieces, tiny members")
+    parser.add_argument("--parts", action="store_true", help="also every part's SI-SDRi")
     args = parser.parse_args(argv)
     names = args.only or list(VARIANTS)
     unknown = sorted(set(names) - set(VARIANTS))
@@ -172,7 +269,12 @@ def main(argv: list[str] | None = None) -> int:
         sets = {"smoke": real_streams.smoke_cases()}
         tiny = [(256, 4, 1), (512, 4, 1)]
         net = smoke_network(sets["smoke"], tiny)
-        names = [names[0], "correlation clustering", "refitted: activations, 8 templates a source"]
+        names = [
+            names[0],
+            "correlation clustering",
+            "refitted: activations, 8 templates a source",
+            "one group fewer, the most polyphonic split into two voices by pitch",
+        ]
     else:
         preset = get_preset(args.preset)
         net = pipeline.pair_network(preset)[0]
@@ -194,8 +296,16 @@ def main(argv: list[str] | None = None) -> int:
                         lambda case, n=name, m=members: separate(case, net, VARIANTS[n], m),
                     )
                 )
+            scores = pd.concat(tables)
             print(f"SI-SDRi (dB), {set_name}, {len(cases)} excerpts, true count:")
-            print(real_streams.summary(pd.concat(tables)).round(2).to_string())
+            print(real_streams.summary(scores).round(2).to_string())
+            print(f"mean gain (dB), {set_name}, by part:")
+            print(by_part(scores, cases).round(2).to_string())
+            if args.parts:
+                wide = scores.pivot_table(
+                    index=["track", "source"], columns="variant", values="SI-SDRi (dB)"
+                )
+                print(wide[list(dict.fromkeys(scores["variant"]))].round(2).to_string())
     return 0
 
 
