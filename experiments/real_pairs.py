@@ -19,7 +19,8 @@ variants:
   clustering of 1 − the affinity in place of spectral clustering (groups merged while their
   components are most alike on average); *voices* — one group fewer than the count (two
   players of one instrument are heard as one), and the group whose frames most often hold
-  notes a semitone or more apart split into two voices by pitch (:func:`voices`);
+  notes a semitone or more apart split into two voices by pitch (:func:`voices`), always or
+  only where two of the shipped groups are as alike as one group's own components;
 - **adapting to the recording** (the issue's item 3): each source ``nmf+pairs`` hears is
   described by its own KL-NMF (``r`` templates), the mixture is fitted again with all of them
   (the activations only, or the templates too, from those starts) and shared by their masks,
@@ -65,6 +66,10 @@ VARIANTS: dict[str, dict] = {
     "correlation clustering": {"group": "correlation"},
     "average linkage": {"group": "average"},
     "one group fewer, the most polyphonic split into two voices by pitch": {"group": "voices"},
+    "two voices only where two groups are as alike as a group's own components": {
+        "group": "voices",
+        "only_alike": True,
+    },
     "refitted: activations, 8 templates a source": {"refit": {"r": 8, "templates": False}},
     "refitted: templates and activations, 8 a source": {"refit": {"r": 8, "templates": True}},
     "refitted: templates and activations, 16 a source": {"refit": {"r": 16, "templates": True}},
@@ -155,16 +160,35 @@ def upper_shares(e: np.ndarray, semis: np.ndarray) -> np.ndarray:
     return np.where(heard, decided, mean[:, None])
 
 
-def voices(case: scoring.Case, net, members) -> list[np.ndarray]:
+def two_alike(a: np.ndarray, labels: np.ndarray) -> bool:
+    """Whether two groups of components are as alike (their mean affinity ``a`` across) as
+    some group's own components are (their mean affinity within)."""
+    groups = [np.flatnonzero(labels == g) for g in range(int(labels.max()) + 1)]
+    within = [a[np.ix_(g, g)][~np.eye(len(g), dtype=bool)].mean() for g in groups if len(g) > 1]
+    across = [a[np.ix_(g, f)].mean() for i, g in enumerate(groups) for f in groups[i + 1 :]]
+    return bool(within and across and max(across) > min(within))
+
+
+def voices(case: scoring.Case, net, members, only_alike: bool = False) -> list[np.ndarray]:
     """``nmf+pairs``' members grouped into one source fewer than the count (two players of
     one instrument are heard as one), and the group with the most frames of notes a
     semitone or more apart sounding together split into two voices by pitch
-    (:func:`upper_shares`); hedged and averaged as ``nmf+pairs`` does."""
+    (:func:`upper_shares`); hedged and averaged as ``nmf+pairs`` does. ``only_alike``: a
+    member is grouped so only where two of its groups as ``nmf+pairs`` makes them are as
+    alike as one group's own components (:func:`two_alike`), else as ``nmf+pairs`` does."""
     options = learned.pairs_options(case.rate, net)
     heard = []
     for n_fft, k, start in members:
         w, h = nmf.decompose(case.mixture, k, 0, n_fft, start, options["fit"])
         a = options["affinity"](case.mixture, w, h, n_fft)
+        if only_alike:
+            labels = clustering.spectral_groups(a, case.n_sources, seed=0)
+            if not two_alike(a, labels):
+                weights = nmf.hedged(a, labels, options["hedge"])
+                parts = [(w * weights[:, g]) @ h for g in range(case.n_sources)]
+                shares = masks.ratio_masks(parts, power=options["power"])
+                heard.append(masks.apply_masks(case.mixture, shares, n_fft))
+                continue
         fewer = case.n_sources - 1
         labels = clustering.spectral_groups(a, fewer, seed=0) if fewer > 1 else np.zeros(k, int)
         weights = nmf.hedged(a, labels, options["hedge"]) if fewer > 1 else np.ones((k, 1))
@@ -216,7 +240,7 @@ def separate(case: scoring.Case, net, changes: dict, members) -> list[np.ndarray
     if changes.get("group") == "average":
         return regrouped(case, net, members, average_linkage)
     if changes.get("group") == "voices":
-        return voices(case, net, members)
+        return voices(case, net, members, changes.get("only_alike", False))
     options = {**learned.pairs_options(case.rate, net), "members": members}
     sources = nmf.separate(case.mixture, case.n_sources, seed=0, **options)[0]
     if "refit" in changes:
@@ -274,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             "correlation clustering",
             "refitted: activations, 8 templates a source",
             "one group fewer, the most polyphonic split into two voices by pitch",
+            "two voices only where two groups are as alike as a group's own components",
         ]
     else:
         preset = get_preset(args.preset)
