@@ -119,10 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         global KS
         KS, member = (1, 2), (256, 4, 1)
         net = real_pairs.smoke_network(smoke_cases(), [member])
-        train_cases = smoke_cases() * 2 + [  # and each piece's first part alone
+        pieces = smoke_cases() * 2
+        alone = [next(iter(c.references.values())) for c in pieces]  # each one's first part
+        train_cases = pieces + [
             scoring.Case(f"{c.track}-alone", a, {"a": a}, c.rate)
-            for c in smoke_cases() * 2
-            for a in [next(iter(c.references.values()))]
+            for c, a in zip(pieces, alone, strict=True)
         ]
         sets = {"smoke": smoke_cases()}
     else:
@@ -156,15 +157,16 @@ def main(argv: list[str] | None = None) -> int:
     fitted = model().fit(x, y)
     for name, cases in sets.items():
         rows = table(cases, net, member)
+        found = counted(fitted, rows)
         result[name] = {
             "pieces": len(rows),
             "eigengap right (%)": right(rows["eigengap"], rows["true"]),
-            "count model right (%)": right(counted(fitted, rows), rows["true"]),
+            "count model right (%)": right(found, rows["true"]),
             "eigengap off by": off(rows["eigengap"], rows["true"]),
-            "count model off by": off(counted(fitted, rows), rows["true"]),
+            "count model off by": off(found, rows["true"]),
             "true": rows["true"].tolist(),
             "eigengap": rows["eigengap"].tolist(),
-            "count model": counted(fitted, rows).tolist(),
+            "count model": found.tolist(),
         }
     coef, classes = fitted[-1].coef_, fitted[-1].classes_
     result["weights (standardised features)"] = {  # two classes: one row, the second's

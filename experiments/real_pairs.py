@@ -183,11 +183,10 @@ def voices(case: scoring.Case, net, members, only_alike: bool = False) -> list[n
         a = options["affinity"](case.mixture, w, h, n_fft)
         if only_alike:
             labels = clustering.spectral_groups(a, case.n_sources, seed=0)
-            if not two_alike(a, labels):
+            if not two_alike(a, labels):  # as nmf+pairs groups it
                 weights = nmf.hedged(a, labels, options["hedge"])
-                parts = [(w * weights[:, g]) @ h for g in range(case.n_sources)]
-                shares = masks.ratio_masks(parts, power=options["power"])
-                heard.append(masks.apply_masks(case.mixture, shares, n_fft))
+                grouping = nmf.Grouping(w, weights, n_fft, options["power"])
+                heard.append(grouping.sources(case.mixture, h))
                 continue
         fewer = case.n_sources - 1
         labels = clustering.spectral_groups(a, fewer, seed=0) if fewer > 1 else np.zeros(k, int)
@@ -197,11 +196,9 @@ def voices(case: scoring.Case, net, members, only_alike: bool = False) -> list[n
         poly = [polyphonic(e[labels == g], semis[labels == g])[1].sum() for g in range(fewer)]
         split = int(np.argmax(poly))
         upper = upper_shares(e, semis)  # all components, so a hedged share follows its pitch
-        parts = [(w * weights[:, g]) @ h for g in range(fewer) if g != split]
-        parts += [
-            (w * weights[:, split]) @ (h * upper),
-            (w * weights[:, split]) @ (h * (1 - upper)),
-        ]
+        kept = [(w * weights[:, g]) @ h for g in range(fewer) if g != split]
+        voiced = w * weights[:, split]
+        parts = [*kept, voiced @ (h * upper), voiced @ (h * (1 - upper))]
         shares = masks.ratio_masks(parts, power=options["power"])
         heard.append(masks.apply_masks(case.mixture, shares, n_fft))
     return real_streams.matched_mean(heard)
@@ -265,8 +262,7 @@ def by_part(scores: pd.DataFrame, cases: list[scoring.Case]) -> pd.DataFrame:
         kinds = kinds_of(case)
         parts = zip(case.references, kinds, strict=True)
         twin |= {(case.track, n): kinds.count(k) > 1 for n, k in parts}
-    wide = scores.pivot_table(index=["track", "source"], columns="variant", values="SI-SDRi (dB)")
-    wide = wide[list(dict.fromkeys(scores["variant"]))]
+    wide = real_streams.by_variant(scores)
     gain = wide.sub(wide.iloc[:, 0], axis=0)
     twins = np.array([twin[key] for key in gain.index])
     return pd.DataFrame(
@@ -327,10 +323,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"mean gain (dB), {set_name}, by part:")
             print(by_part(scores, cases).round(2).to_string())
             if args.parts:
-                wide = scores.pivot_table(
-                    index=["track", "source"], columns="variant", values="SI-SDRi (dB)"
-                )
-                print(wide[list(dict.fromkeys(scores["variant"]))].round(2).to_string())
+                print(real_streams.by_variant(scores).round(2).to_string())
     return 0
 
 

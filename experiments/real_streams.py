@@ -178,12 +178,17 @@ def main(argv: list[str] | None = None) -> int:
     )
 
 
+def by_variant(scores: pd.DataFrame) -> pd.DataFrame:
+    """SI-SDRi by (excerpt, instrument) pair, a column per variant in the order they came."""
+    wide = scores.pivot_table(index=["track", "source"], columns="variant", values="SI-SDRi (dB)")
+    return wide[list(dict.fromkeys(scores["variant"]))]
+
+
 def summary(scores: pd.DataFrame) -> pd.DataFrame:
     """Per variant: the median and mean SI-SDRi, and against the first variant the mean
     paired difference and the share of pairs it does better on (a median over a few
     dozen pairs moves by a dB when one piece changes: the paired figures say more)."""
-    wide = scores.pivot_table(index=["track", "source"], columns="variant", values="SI-SDRi (dB)")
-    wide = wide[list(dict.fromkeys(scores["variant"]))]
+    wide = by_variant(scores)
     gain = wide.sub(wide.iloc[:, 0], axis=0)
     return pd.DataFrame(
         {

@@ -97,7 +97,7 @@ def decompose(
     v = magnitudes(mixture, n_fft)
     init, seed = ("nndsvda", seed) if start is None else ("random", start)
     nmf = NMF(n_components, init=init, random_state=seed, **{**_KL, **(fit or {})})
-    step = -(-v.shape[1] // MAX_FIT_FRAMES)
+    step = fit_step(v.shape[1])
     with warnings.catch_warnings():  # a budget of updates is the method, not a failure
         warnings.simplefilter("ignore", ConvergenceWarning)
         if step == 1:
@@ -107,6 +107,13 @@ def decompose(
 
 
 _KL = dict(beta_loss="kullback-leibler", solver="mu", max_iter=200, tol=1e-3)
+
+
+def fit_step(frames: int) -> int:
+    """The stride that keeps at most :data:`MAX_FIT_FRAMES` of ``frames`` evenly spaced
+    STFT frames: those a long input's templates (and places, :func:`channel_angles`) are
+    fitted on."""
+    return -(-frames // MAX_FIT_FRAMES)
 
 
 @reused

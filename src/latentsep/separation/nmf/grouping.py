@@ -24,12 +24,12 @@ from latentsep.separation import clustering
 from latentsep.separation.blocks import profiles
 from latentsep.separation.masks import apply_masks
 from latentsep.separation.nmf.core import (
-    MAX_FIT_FRAMES,
     N_COMPONENTS,
     activations,
     component_labels,
     component_sources,
     decompose,
+    fit_step,
     grouped_masks,
     grouped_sources,
     hedged,
@@ -185,13 +185,13 @@ def channel_angles(
     multiplicative updates; the channel mode of FitzGerald, Cranitch & Coyle's non-negative
     tensor model), as the angle atan(g_right / g_left): π/4 in the middle, 0 hard left, as
     the constant-power pan law puts a source. Mono input: every component in the middle.
-    Inputs longer than :data:`MAX_FIT_FRAMES` frames are placed on that many evenly spaced
-    frames, as :func:`decompose` learns its templates (a fixed place needs no more: on a
-    40-s sample a third of the time, the angles within 0.003 rad)."""
+    Long inputs are placed on the evenly spaced frames :func:`decompose` learns its
+    templates on (:func:`fit_step`; a fixed place needs no more: on a 40-s sample a third
+    of the time, the angles within 0.003 rad)."""
     if mixture.shape[0] != 2:
         return np.full(w.shape[1], np.pi / 4)
     v = np.abs(stft(mixture, n_fft, hop_of(n_fft)))
-    step = -(-v.shape[-1] // MAX_FIT_FRAMES)
+    step = fit_step(v.shape[-1])
     v, h = v[..., ::step], h[:, ::step]
     gains = np.ones((2, w.shape[1]))
     norm = (w.sum(axis=0)[:, None] * h).sum(axis=1) + 1e-12
