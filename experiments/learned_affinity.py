@@ -2,7 +2,7 @@
 instrument, learned from rendered pieces, against nmf+streams' hand-made product of cues.
 
     .venv/bin/python experiments/learned_affinity.py [--pieces N] [--soundfonts N]
-        [--hidden N] [--sets urmp-dev ...] [--as-rendered] [--twins] [--smoke]
+        [--hidden N] [--sets urmp-dev ...] [--as-rendered] [--twins] [--place] [--smoke]
 
 The first ``--pieces`` rendered train pieces of the embedded dataset (default: all 130) in
 the first ``--soundfonts`` training soundfonts (default: both), their parts *played* as
@@ -22,7 +22,9 @@ and, where a piece has two players of one instrument, each cue's and affinity's 
 it as ``nmf+pairs`` does (the first member's eigengap). ``--twins``: the played pieces are
 joined by the same pieces rendered again in the first soundfont with one part played on
 another part's instrument (two players of one instrument, as two violins are;
-``twin_pairs``). ``--smoke`` runs on two synthetic pieces (the test suite does).
+``twin_pairs``). ``--place``: the models also learn from the gap of two components'
+places in the chords they sound in (``learned.PAIR_CUES``' tenth cue, which ``nmf+pairs``
+does not use). ``--smoke`` runs on two synthetic pieces (the test suite does).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from latentsep.tuning import TUNING
 
 MEMBERS = TUNING.streams.members  # the real sets are grouped as nmf+streams decomposes them
 TRAIN_MEMBERS = pipeline.PAIR_MEMBERS
+CUES = learned.PAIR_FEATURES  # with --place, also the chord place gap
 
 
 def labelled(cases: list[scoring.Case], members) -> pd.DataFrame:
@@ -63,8 +66,8 @@ def labelled(cases: list[scoring.Case], members) -> pd.DataFrame:
         for n_fft, k, start in members:
             w, h = nmf.decompose(case.mixture, k, 0, n_fft, start, TUNING.streams.fit)
             labels = nmf.component_labels(case.mixture, w, h, refs, n_fft)
-            x, same, weight = learned.labelled_pairs(w, h, case.rate, n_fft, labels)
-            table = pd.DataFrame(x, columns=learned.PAIR_FEATURES)
+            x, same, weight = learned.labelled_pairs(w, h, case.rate, n_fft, labels, CUES)
+            table = pd.DataFrame(x, columns=CUES)
             table["same"], table["weight"] = same, weight
             rows.append(table)
     return pd.concat(rows, ignore_index=True)
@@ -85,7 +88,7 @@ def cached_pairs(name: str, make) -> pd.DataFrame:
 
         atomic_write(path, write)
     with np.load(path) as z:
-        table = pd.DataFrame(z["x"], columns=learned.PAIR_FEATURES)
+        table = pd.DataFrame(z["x"], columns=CUES)
         table["same"], table["weight"] = z["same"], z["weight"]
     return table
 
@@ -96,9 +99,9 @@ def training_pairs(preset, pieces: int, soundfonts: int, play: bool) -> pd.DataF
     cached (exactly: at the defaults the network learned here is the shipped one) by the
     pieces and the code."""
     chosen = preset.stemnet.soundfonts[:soundfonts]
-    key = param_key([pieces, chosen, play, TRAIN_MEMBERS, code_digest()])
+    key = param_key([pieces, chosen, play, TRAIN_MEMBERS, CUES, code_digest()])
     return cached_pairs(
-        f"train-{key}", lambda: pipeline.pair_examples(preset, pieces, chosen, play, True)
+        f"train-{key}", lambda: pipeline.pair_examples(preset, pieces, chosen, play, True, CUES)
     )
 
 
@@ -118,7 +121,7 @@ def twin_pairs(preset, pieces: int) -> pd.DataFrame:
     training soundfont with two parts on one instrument (:func:`twin`), played, their
     pairs labelled by part; the renders and the pairs cached by the pieces and the code."""
     soundfont = preset.stemnet.soundfonts[0]
-    key = param_key([pieces, soundfont, "twins", TRAIN_MEMBERS, code_digest()])
+    key = param_key([pieces, soundfont, "twins", TRAIN_MEMBERS, CUES, code_digest()])
 
     def plan_of(cfg) -> render.Plan:
         rng = np.random.default_rng(0)
@@ -136,7 +139,7 @@ def twin_pairs(preset, pieces: int) -> pd.DataFrame:
             for i, case in enumerate(cases)
         ]
         table = pd.concat(rows, ignore_index=True)
-        x = table[list(learned.PAIR_FEATURES)].to_numpy(np.float32)
+        x = table[list(CUES)].to_numpy(np.float32)
         return x, table["same"].to_numpy(np.float32), table["weight"].to_numpy()
 
     return cached_pairs(f"twins-{key}", make)
@@ -149,7 +152,7 @@ def _others(spec: render.TrackSpec) -> list[int]:
 
 def models(train: pd.DataFrame, hidden: int = pairnet.PairNetConfig.hidden) -> dict:
     """Each model fitted on the pairs: ``(features (n, n, F)) -> affinity (n, n)``."""
-    x = train[list(learned.PAIR_FEATURES)].to_numpy(np.float32)
+    x = train[list(CUES)].to_numpy(np.float32)
     y, weight = train["same"].to_numpy(), train["weight"].to_numpy()
     logistic = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
     logistic.fit(x, y, logisticregression__sample_weight=weight)
@@ -157,7 +160,7 @@ def models(train: pd.DataFrame, hidden: int = pairnet.PairNetConfig.hidden) -> d
         max_depth=4, max_iter=200, learning_rate=0.05, random_state=0
     ).fit(x, y, sample_weight=weight)
     cfg = pairnet.PairNetConfig(hidden=hidden)
-    net, _ = pairnet.train(cfg, learned.PAIR_FEATURES, x, y, weight)
+    net, _ = pairnet.train(cfg, CUES, x, y, weight)
 
     def of(model):
         def affinity(f: np.ndarray) -> np.ndarray:
@@ -202,11 +205,12 @@ def count_right(cases: list[scoring.Case], affinity, ks=(2, 3, 4)) -> float:
     return 100 * float(np.mean(right))
 
 
-def aucs(cases: list[scoring.Case], affinities: dict) -> tuple[dict, dict]:
-    """Each affinity's ROC AUC for "one instrument" over the cases' pairs (weighted); and
-    over the pairs of two players of one instrument only (both components on parts of one
-    kind, as two violins; pairs within either part against pairs across them), each cue's
-    AUC too — 0.5: it tells nothing; below 0.5: its smaller values say one player."""
+def aucs(cases: list[scoring.Case], affinities: dict) -> tuple[dict, dict, dict]:
+    """Each affinity's ROC AUC for "one instrument" over the cases' pairs (weighted); each
+    cue's alone (0.5: it tells nothing; below 0.5: its smaller values say one instrument);
+    and over the pairs of two players of one instrument only (both components on parts of
+    one kind, as two violins; pairs within either part against pairs across them), each
+    cue's and affinity's — below 0.5: the cue's smaller values say one player."""
     scores = {name: [] for name in affinities}
     cues, truth, weights, twins = [], [], [], []
     for case in cases:
@@ -218,7 +222,7 @@ def aucs(cases: list[scoring.Case], affinities: dict) -> tuple[dict, dict]:
             labels = nmf.component_labels(case.mixture, w, h, refs, n_fft)
             i, j = np.triu_indices(len(labels), 1)
             truth.append(labels[i] == labels[j])
-            x, _, weight = learned.labelled_pairs(w, h, case.rate, n_fft, labels)
+            x, _, weight = learned.labelled_pairs(w, h, case.rate, n_fft, labels, CUES)
             cues.append(x)
             weights.append(weight)
             twins.append(doubled[labels[i]] & (kinds[labels[i]] == kinds[labels[j]]))
@@ -226,16 +230,17 @@ def aucs(cases: list[scoring.Case], affinities: dict) -> tuple[dict, dict]:
                 scores[name].append(fn(w, h, case.rate, n_fft)[i, j])
     y, wt, tw = np.concatenate(truth), np.concatenate(weights), np.concatenate(twins)
     every = {n: roc_auc_score(y, np.concatenate(s), sample_weight=wt) for n, s in scores.items()}
+    columns = dict(zip(CUES, np.concatenate(cues).T, strict=True))
+    alone = {n: roc_auc_score(y, c, sample_weight=wt) for n, c in columns.items()}
     if len(set(y[tw])) < 2:  # no set with two players of one instrument
-        return every, {}
-    columns = dict(zip(learned.PAIR_FEATURES, np.concatenate(cues).T, strict=True))
+        return every, alone, {}
     columns |= {n: np.concatenate(s) for n, s in scores.items()}
     apart = {n: roc_auc_score(y[tw], c[tw], sample_weight=wt[tw]) for n, c in columns.items()}
-    return every, apart
+    return every, alone, apart
 
 
 def main(argv: list[str] | None = None) -> int:
-    global MEMBERS, TRAIN_MEMBERS
+    global MEMBERS, TRAIN_MEMBERS, CUES
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pieces", type=int, default=pipeline.PAIR_PIECES)
     parser.add_argument("--sets", nargs="*", default=["urmp-dev", "urmp-pairs"])
@@ -247,9 +252,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--twins", action="store_true", help="also learn from two parts on one instrument"
     )
+    parser.add_argument("--place", action="store_true", help="also the cue of the chord place gap")
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--smoke", action="store_true", help="two synthetic pieces")
     args = parser.parse_args(argv)
+    if args.place:
+        CUES = (*learned.PAIR_FEATURES, "chord place gap")
     if args.smoke:  # tiny decompositions; the same pieces teach and are scored
         MEMBERS = TRAIN_MEMBERS = ((256, 4, 1), (512, 4, 1))
         sets = {"smoke": real_streams.smoke_cases()}
@@ -269,12 +277,16 @@ def main(argv: list[str] | None = None) -> int:
     with nmf.reusing_fits():
         for set_name, cases in sets.items():
             affinities = {"nmf+streams (hand-made)": hand_made} | {
-                name: lambda w, h, rate, n_fft, fn=fn: fn(learned.pair_features(w, h, rate, n_fft))
+                name: lambda w, h, rate, n_fft, fn=fn: fn(
+                    learned.pair_features(w, h, rate, n_fft, CUES)
+                )
                 for name, fn in fitted.items()
             }
-            every, apart = aucs(cases, affinities)
+            every, alone, apart = aucs(cases, affinities)
             auc = {k: round(v, 3) for k, v in every.items()}
             print(f"{set_name}: ROC AUC for one instrument, weighted pairs: {auc}")
+            auc = {k: round(v, 3) for k, v in alone.items()}
+            print(f"{set_name}: each cue's alone (below 0.5: smaller says one instrument): {auc}")
             if apart:
                 auc = {k: round(v, 3) for k, v in apart.items()}
                 print(f"{set_name}: ROC AUC for one player, two of one instrument: {auc}")
@@ -285,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
                     "learned_affinity",
                     f"{set_name}: {name}",
                     [name, args.pieces, args.soundfonts, args.hidden, args.smoke]
-                    + (["twins"] if args.twins else []),
+                    + (["twins"] if args.twins else [])
+                    + (["place"] if args.place else []),
                     cases,
                     lambda case, fn=fn: separate(case, fn),
                 )

@@ -20,7 +20,9 @@ variants:
   components are most alike on average); *voices* — one group fewer than the count (two
   players of one instrument are heard as one), and the group whose frames most often hold
   notes a semitone or more apart split into two voices by pitch (:func:`voices`), always or
-  only where two of the shipped groups are as alike as one group's own components;
+  only where two of the shipped groups are as alike as one group's own components; the
+  affinity times a Gaussian of the gap of two components' places in the chords they sound
+  in (:func:`placed`: one player keeps one voice);
 - **adapting to the recording** (the issue's item 3): each source ``nmf+pairs`` hears is
   described by its own KL-NMF (``r`` templates), the mixture is fitted again with all of them
   (the activations only, or the templates too, from those starts) and shared by their masks,
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 
 import learned_affinity
 import numpy as np
@@ -70,6 +73,7 @@ VARIANTS: dict[str, dict] = {
         "group": "voices",
         "only_alike": True,
     },
+    "the affinity × a Gaussian of the chord place gap, 0.5 wide": {"place": 0.5},
     "refitted: activations, 8 templates a source": {"refit": {"r": 8, "templates": False}},
     "refitted: templates and activations, 8 a source": {"refit": {"r": 8, "templates": True}},
     "refitted: templates and activations, 16 a source": {"refit": {"r": 16, "templates": True}},
@@ -121,24 +125,13 @@ def regrouped(case: scoring.Case, net, members, regroup) -> list[np.ndarray]:
     return real_streams.matched_mean(heard)
 
 
-def polyphonic(e: np.ndarray, semis: np.ndarray, floor: float = 0.2) -> np.ndarray:
-    """Which components ``(components, frames)`` of energies ``e`` and pitches ``semis``
-    sound in each frame (within ``floor`` of the frame's loudest, in frames above a tenth of
-    the loud ones), and whether those frames hold notes a semitone or more apart."""
-    peak = e.max(axis=0)
-    loud = peak >= 0.1 * np.percentile(peak, 95)
-    active = (e >= floor * peak[None]) & loud[None]
-    span = np.array([np.ptp(semis[a]) if a.any() else 0.0 for a in active.T])
-    return active, span >= 1.0
-
-
 def upper_shares(e: np.ndarray, semis: np.ndarray) -> np.ndarray:
     """Each component's share, frame by frame ``(components, frames)``, in the upper of two
     voices: where notes a semitone or more apart sound together, those above their middle
     are the upper voice and those below the lower (each player plays one note at a time);
     elsewhere a component keeps its energy-weighted share from those frames, or, never
     heard with another note, goes to the voice whose mean pitch is nearer its own."""
-    active, poly = polyphonic(e, semis)
+    active, poly = nmf.chords(e, semis)
     decided = np.full(e.shape, np.nan)
     for t in np.flatnonzero(poly):
         a = active[:, t]
@@ -193,7 +186,7 @@ def voices(case: scoring.Case, net, members, only_alike: bool = False) -> list[n
         weights = nmf.hedged(a, labels, options["hedge"]) if fewer > 1 else np.ones((k, 1))
         semis = 12 * np.log2(nmf.fundamentals(w, case.rate, n_fft))
         e = h * w.sum(axis=0)[:, None]
-        poly = [polyphonic(e[labels == g], semis[labels == g])[1].sum() for g in range(fewer)]
+        poly = [nmf.chords(e[labels == g], semis[labels == g])[1].sum() for g in range(fewer)]
         split = int(np.argmax(poly))
         upper = upper_shares(e, semis)  # all components, so a hedged share follows its pitch
         kept = [(w * weights[:, g]) @ h for g in range(fewer) if g != split]
@@ -231,6 +224,13 @@ def refitted(
     return masks.apply_masks(mixture, shares, n_fft)
 
 
+def placed(affinity, rate: int, width: float, mixture, w, h, n_fft: int) -> np.ndarray:
+    """``affinity`` times a Gaussian, ``width`` wide, of the gap of two components' places
+    in the chords they sound in (``nmf.chord_ranks``: 0 the lowest note, 1 the highest)."""
+    gap = learned.pair_features(w, h, rate, n_fft, ("chord place gap",))[..., 0]
+    return affinity(mixture, w, h, n_fft) * np.exp(-0.5 * (gap / width) ** 2)
+
+
 def separate(case: scoring.Case, net, changes: dict, members) -> list[np.ndarray]:
     if changes.get("group") == "correlation":
         return regrouped(case, net, members, lambda a, labels: correlation_groups(a, labels))
@@ -239,6 +239,8 @@ def separate(case: scoring.Case, net, changes: dict, members) -> list[np.ndarray
     if changes.get("group") == "voices":
         return voices(case, net, members, changes.get("only_alike", False))
     options = {**learned.pairs_options(case.rate, net), "members": members}
+    if "place" in changes:
+        options["affinity"] = partial(placed, options["affinity"], case.rate, changes["place"])
     sources = nmf.separate(case.mixture, case.n_sources, seed=0, **options)[0]
     if "refit" in changes:
         return refitted(case.mixture, sources, **changes["refit"])
@@ -292,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         names = [
             names[0],
             "correlation clustering",
+            "the affinity × a Gaussian of the chord place gap, 0.5 wide",
             "refitted: activations, 8 templates a source",
             "one group fewer, the most polyphonic split into two voices by pitch",
             "two voices only where two groups are as alike as a group's own components",

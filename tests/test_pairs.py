@@ -20,8 +20,9 @@ SMOKE = get_preset("smoke")
 
 def test_the_cues_of_a_pair_say_what_they_name():
     """Two components that always sound together are "together", two that take turns are
-    not; a component has no pitch gap to itself, two octaves are 24 semitones; every cue
-    is the same for (a, b) as for (b, a)."""
+    not; a component has no pitch gap to itself, two octaves are 24 semitones; the lower and
+    upper note of every chord are a whole chord's place apart, a note heard alone half a
+    place from both; cues come as asked; every cue is the same for (a, b) as for (b, a)."""
     rate, n_fft = RATE, 1024
     freqs = np.fft.rfftfreq(n_fft, 1 / rate)
     w = np.stack([np.exp(-0.5 * ((freqs - f) / 20) ** 2) for f in (220, 440, 880)], axis=1)
@@ -36,6 +37,14 @@ def test_the_cues_of_a_pair_say_what_they_name():
     gap = f[..., names.index("pitch gap")]
     assert np.allclose(np.diag(gap), 0) and abs(gap[0, 2] - 24) < 1.0  # two octaves
     assert np.all(f[..., names.index("low pitch")] <= f[..., names.index("high pitch")])
+    every = learned.pair_features(w, h, rate, n_fft, learned.PAIR_CUES)
+    assert np.array_equal(every[..., : len(names)], f)  # the shipped cues come first
+    place = every[..., list(learned.PAIR_CUES).index("chord place gap")]
+    assert place[0, 1] == pytest.approx(1.0) and place[0, 2] == pytest.approx(0.5)  # 220 under 440
+    chosen = learned.pair_features(w, h, rate, n_fft, ("chord place gap", "pitch gap"))
+    assert np.array_equal(chosen, np.stack([place, gap], axis=-1))  # in the order asked
+    with pytest.raises(ValueError, match="unknown pair cues"):
+        learned.pair_features(w, h, rate, n_fft, ("loudness",))
 
 
 def test_the_pair_network_learns_a_rule_and_reads_back_as_it_was_saved(tmp_path):

@@ -528,6 +528,25 @@ def test_stream_constraints_link_a_melody_and_part_what_sounds_together():
     assert far[0, 1] == 0.0  # two octaves apart: not one line
 
 
+def test_a_player_keeps_its_place_in_the_chords_whatever_the_register():
+    """Two voices that cross nothing but share a register: the upper voice's notes are the
+    top of every chord they sound in (place 1), the lower's the bottom (0), though the
+    upper voice's lowest note is below the lower voice's highest; a note heard alone is in
+    no chord (0.5), and notes less than a semitone apart are not a chord."""
+    t = 60
+    h = np.zeros((5, t))
+    h[0, :30], h[1, :30] = 1.0, 1.0  # upper voice at 300 Hz over lower at 250 Hz
+    h[2, 30:50], h[3, 30:50] = 1.0, 1.0  # then upper at 240 Hz over lower at 200 Hz
+    h[4, 50:] = 1.0  # one note alone
+    w = np.ones((4, 5))
+    f0 = np.log2([300.0, 250.0, 240.0, 200.0, 260.0])
+    assert np.allclose(nmf.chord_ranks(w, h, f0), [1.0, 0.0, 1.0, 0.0, 0.5])
+    active, chord = nmf.chords(h, 12 * f0)
+    assert chord[:50].all() and not chord[50:].any() and active[4, 50:].all()
+    unison = np.log2([300.0, 305.0, 240.0, 200.0, 260.0])  # a third of a semitone apart
+    assert not nmf.chords(h, 12 * unison)[1][:30].any()
+
+
 def test_stereo_positions_are_read_from_the_channels_and_mean_nothing_in_mono():
     """`nmf+streams`' pan cue: each component's angle follows the constant-power pan law
     of the tone it holds; in mono every component sits in the middle and the affinity is 1."""

@@ -358,11 +358,12 @@ def pair_examples(
     soundfonts: tuple[str, ...] | None = None,
     play: bool = True,
     progress: bool = False,
+    cues: tuple[str, ...] = learned.PAIR_FEATURES,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What the pair network learns from (:func:`learned.labelled_pairs`, concatenated):
     the components of the first ``pieces`` train pieces (default: as many as the network's
     artifact names) in ``soundfonts`` (default: every training soundfont), their parts
-    played (``play``), decomposed as :data:`PAIR_MEMBERS`."""
+    played (``play``), decomposed as :data:`PAIR_MEMBERS`, each pair described by ``cues``."""
     pieces = pieces or pair_network_artifact(preset).params["pieces"]
     rows = []
     for s, sf in enumerate(soundfonts or preset.stemnet.soundfonts):
@@ -374,7 +375,7 @@ def pair_examples(
             for n_fft, k, start in PAIR_MEMBERS:
                 w, h = nmf.decompose(case.mixture, k, 0, n_fft, start, TUNING.streams.fit)
                 labels = nmf.component_labels(case.mixture, w, h, refs, n_fft)
-                rows.append(learned.labelled_pairs(w, h, case.rate, n_fft, labels))
+                rows.append(learned.labelled_pairs(w, h, case.rate, n_fft, labels, cues))
     x, same, weight = (np.concatenate(r) for r in zip(*rows, strict=True))
     return x, same, weight
 

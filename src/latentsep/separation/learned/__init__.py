@@ -44,6 +44,7 @@ from latentsep.separation.learned.counting import (
 )
 from latentsep.separation.learned.notes import NotesAndMasks, note_parts
 from latentsep.separation.learned.pairs import (
+    PAIR_CUES,
     PAIR_FEATURES,
     labelled_pairs,
     pair_features,
@@ -90,6 +91,7 @@ __all__ = [
     "NotesAndMasks",
     "note_parts",
     # pairs
+    "PAIR_CUES",
     "PAIR_FEATURES",
     "labelled_pairs",
     "pair_features",

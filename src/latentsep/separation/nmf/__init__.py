@@ -39,6 +39,8 @@ from latentsep.separation.nmf.dictionaries import (
 from latentsep.separation.nmf.grouping import (
     Grouping,
     channel_angles,
+    chord_ranks,
+    chords,
     comodulation,
     fit,
     fundamentals,
@@ -93,6 +95,8 @@ __all__ = [
     # grouping
     "Grouping",
     "channel_angles",
+    "chord_ranks",
+    "chords",
     "comodulation",
     "group_decomposition",
     "in_first_order",

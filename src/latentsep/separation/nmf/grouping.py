@@ -124,6 +124,37 @@ def succession(h: np.ndarray, f0: np.ndarray, frames: int = 3, semitones: float 
     return s * (np.abs(12 * (f0[:, None] - f0[None])) <= semitones)
 
 
+def chords(e: np.ndarray, semis: np.ndarray, floor: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """Which components ``(components, frames)`` of energies ``e`` and pitches ``semis``
+    (semitones) sound in each frame — within ``floor`` of the frame's loudest, in frames
+    above a tenth of the loud ones — and whether a frame holds notes a semitone or more apart
+    (a chord: in ensemble music, as many players)."""
+    peak = e.max(axis=0)
+    loud = peak >= 0.1 * np.percentile(peak, 95)
+    active = (e >= floor * peak[None]) & loud[None]
+    column = semis[:, None]
+    top = np.where(active, column, -np.inf).max(axis=0)
+    bottom = np.where(active, column, np.inf).min(axis=0)
+    return active, active.any(axis=0) & (top - bottom >= 1.0)
+
+
+def chord_ranks(w: np.ndarray, h: np.ndarray, f0: np.ndarray, floor: float = 0.2) -> np.ndarray:
+    """Each component's place in the chords it sounds in (:func:`chords`): 0 the lowest of
+    the frame's notes, 1 the highest, the energy-weighted mean over those frames; 0.5 if it
+    is never in one. An ensemble's parts seldom cross, so one player keeps one place even
+    where two players of one instrument share a register. ``f0`` in octaves (log2 Hz)."""
+    e = h * w.sum(axis=0)[:, None]
+    semis = 12 * f0
+    active, chord = chords(e, semis, floor)
+    active = active & chord[None]
+    column = semis[:, None]
+    top = np.where(active, column, -np.inf).max(axis=0)
+    bottom = np.where(active, column, np.inf).min(axis=0)
+    place = np.where(active, (column - bottom) / np.where(chord, top - bottom, 1.0), 0.0)
+    weight = np.where(active, e, 0.0).sum(axis=1)
+    return np.where(weight > 0, (place * e).sum(axis=1) / np.maximum(weight, 1e-30), 0.5)
+
+
 def comodulation(h: np.ndarray, fine: bool = True, floor: float = 0.1, least: int = 8):
     """How alike two components' activations move where both sound (common fate: one
     note's parts swell and waver together, two players seldom do): the correlation, 0 or
