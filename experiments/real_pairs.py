@@ -22,7 +22,8 @@ variants:
   notes a semitone or more apart split into two voices by pitch (:func:`voices`), always or
   only where two of the shipped groups are as alike as one group's own components; the
   affinity times a Gaussian of the gap of two components' places in the chords they sound
-  in (:func:`placed`: one player keeps one voice);
+  in (:func:`placed`: one player keeps one voice), between every pair or only between
+  components alike in timbre;
 - **adapting to the recording** (the issue's item 3): each source ``nmf+pairs`` hears is
   described by its own KL-NMF (``r`` templates), the mixture is fitted again with all of them
   (the activations only, or the templates too, from those starts) and shared by their masks,
@@ -74,6 +75,7 @@ VARIANTS: dict[str, dict] = {
         "only_alike": True,
     },
     "the affinity × a Gaussian of the chord place gap, 0.5 wide": {"place": 0.5},
+    "the same, only between components alike in timbre": {"place": 0.5, "alike": True},
     "refitted: activations, 8 templates a source": {"refit": {"r": 8, "templates": False}},
     "refitted: templates and activations, 8 a source": {"refit": {"r": 8, "templates": True}},
     "refitted: templates and activations, 16 a source": {"refit": {"r": 16, "templates": True}},
@@ -224,11 +226,17 @@ def refitted(
     return masks.apply_masks(mixture, shares, n_fft)
 
 
-def placed(affinity, rate: int, width: float, mixture, w, h, n_fft: int) -> np.ndarray:
+def placed(affinity, rate: int, width: float, alike: bool, mixture, w, h, n_fft: int) -> np.ndarray:
     """``affinity`` times a Gaussian, ``width`` wide, of the gap of two components' places
-    in the chords they sound in (``nmf.chord_ranks``: 0 the lowest note, 1 the highest)."""
-    gap = learned.pair_features(w, h, rate, n_fft, ("chord place gap",))[..., 0]
-    return affinity(mixture, w, h, n_fft) * np.exp(-0.5 * (gap / width) ** 2)
+    in the chords they sound in (``nmf.chord_ranks``: 0 the lowest note, 1 the highest);
+    ``alike``: only between components whose harmonic timbres are closer than the
+    decomposition's median pair (two players of one instrument sound alike)."""
+    cues = ("chord place gap", "timbre distance")
+    gap, timbre = np.moveaxis(learned.pair_features(w, h, rate, n_fft, cues), -1, 0)
+    weight = np.exp(-0.5 * (gap / width) ** 2)
+    if alike:
+        weight = np.where(timbre < 1.0, weight, 1.0)
+    return affinity(mixture, w, h, n_fft) * weight
 
 
 def separate(case: scoring.Case, net, changes: dict, members) -> list[np.ndarray]:
@@ -240,7 +248,8 @@ def separate(case: scoring.Case, net, changes: dict, members) -> list[np.ndarray
         return voices(case, net, members, changes.get("only_alike", False))
     options = {**learned.pairs_options(case.rate, net), "members": members}
     if "place" in changes:
-        options["affinity"] = partial(placed, options["affinity"], case.rate, changes["place"])
+        width, alike = changes["place"], changes.get("alike", False)
+        options["affinity"] = partial(placed, options["affinity"], case.rate, width, alike)
     sources = nmf.separate(case.mixture, case.n_sources, seed=0, **options)[0]
     if "refit" in changes:
         return refitted(case.mixture, sources, **changes["refit"])

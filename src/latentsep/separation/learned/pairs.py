@@ -47,13 +47,14 @@ def pair_features(
     cues: tuple[str, ...] = PAIR_FEATURES,
 ) -> np.ndarray:
     """``(components, components, cues)``: ``cues`` (of :data:`PAIR_CUES`, in the order
-    given) of every pair of a decomposition (templates of an ``n_fft``-point STFT): their harmonic
-    timbres' squared distance over the decomposition's median, the gap of their fundamentals
-    and each one's (semitones from the energy-weighted mean), how much they sound together
-    (:func:`nmf.overlap`), how often one follows the other (:func:`nmf.succession`), how
-    alike their activations move (:func:`nmf.comodulation`), their loudness gap (log
-    energy), their activations' correlation, and the gap of their places in the chords they
-    sound in (:func:`nmf.chord_ranks`: one player keeps one voice)."""
+    given) of every pair of a decomposition (templates of an ``n_fft``-point STFT): their
+    harmonic timbres' squared distance over the decomposition's median, the gap of their
+    fundamentals and each one's (semitones from the energy-weighted mean), how much they
+    sound together (:func:`nmf.overlap`), how often one follows the other
+    (:func:`nmf.succession`), how alike their activations move (:func:`nmf.comodulation`),
+    their loudness gap (log energy), their activations' correlation, and the gap of their
+    places in the chords they sound in (:func:`nmf.chord_ranks`: one player keeps one
+    voice)."""
     unknown = sorted(set(cues) - set(PAIR_CUES))
     if unknown:
         raise ValueError(f"unknown pair cues {unknown}; choose among {list(PAIR_CUES)}")
@@ -68,13 +69,13 @@ def pair_features(
         corr = np.nan_to_num(np.corrcoef(h))
     every = {
         "timbre distance": lambda: d,
-        "pitch gap": lambda: np.abs(semis[:, None] - semis[None]),
+        "pitch gap": lambda: _gap(semis),
         "low pitch": lambda: np.minimum.outer(semis, semis),
         "high pitch": lambda: np.maximum.outer(semis, semis),
         "together": lambda: nmf.overlap(h),
         "follow": lambda: nmf.succession(h, f0),
         "fate": lambda: nmf.comodulation(h),
-        "loudness gap": lambda: np.abs(loud[:, None] - loud[None]),
+        "loudness gap": lambda: _gap(loud),
         "activation correlation": lambda: corr,
         "chord place gap": lambda: _gap(nmf.chord_ranks(w, h, f0)),
     }
@@ -82,6 +83,7 @@ def pair_features(
 
 
 def _gap(x: np.ndarray) -> np.ndarray:
+    """Every pair's absolute difference of ``x``."""
     return np.abs(x[:, None] - x[None])
 
 
