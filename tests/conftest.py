@@ -51,10 +51,10 @@ def hermetic(tmp_path_factory: pytest.TempPathFactory):
             torch.set_num_threads(threads)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A session-wide LATENTSEP_DATA so smoke artifacts are shared between tests, not reused
-    from the developer's data/."""
+    from the developer's data/ nor written there — for every test, also one run alone."""
     root = tmp_path_factory.mktemp("latentsep-data")
     old = os.environ.get("LATENTSEP_DATA")
     os.environ["LATENTSEP_DATA"] = str(root)
