@@ -15,14 +15,14 @@ logistic regression, boosted trees and the pair network (``models.pairnet``, as
 ``nmf+pairs`` ships it at the defaults; ``--hidden`` its width). Each one's probability is
 then the affinity that nmf+streams' six members are grouped by on every real set under
 ``data/real/`` (``scripts/real_devset.py``; the true count given). Reported per set: each
-affinity's ROC AUC for "one instrument" over the components' pairs (weighted by loudness)
-and, where a piece has two players of one instrument, each cue's and affinity's AUC for
-"one player" among their components' pairs; SI-SDRi over (excerpt, instrument) pairs as
-``real_streams.py`` scores it; and how often the count is right when each affinity chooses
-it as ``nmf+pairs`` does (the first member's eigengap). ``--twins``: the played pieces are
-joined by the same pieces rendered again in the first soundfont with one part played on
-another part's instrument (two players of one instrument, as two violins are;
-``twin_pairs``). ``--place``: the models also learn from the gap of two components'
+affinity's ROC AUC for "one instrument" over the components' pairs (weighted by loudness),
+and each cue's alone; where a piece has two players of one instrument, each cue's and
+affinity's AUC for "one player" among their components' pairs; SI-SDRi over (excerpt,
+instrument) pairs as ``real_streams.py`` scores it; and how often the count is right when
+each affinity chooses it as ``nmf+pairs`` does (the first member's eigengap). ``--twins``:
+the played pieces are joined by the same pieces rendered again in the first soundfont with
+one part played on another part's instrument (two players of one instrument, as two
+violins are; ``twin_pairs``). ``--place``: the models also learn from the gap of two components'
 places in the chords they sound in (``learned.PAIR_CUES``' tenth cue, which ``nmf+pairs``
 does not use). ``--smoke`` runs on two synthetic pieces (the test suite does).
 """
