@@ -132,10 +132,15 @@ def chords(e: np.ndarray, semis: np.ndarray, floor: float = 0.2) -> tuple[np.nda
     peak = e.max(axis=0)
     loud = peak >= 0.1 * np.percentile(peak, 95)
     active = (e >= floor * peak[None]) & loud[None]
-    column = semis[:, None]
-    top = np.where(active, column, -np.inf).max(axis=0)
-    bottom = np.where(active, column, np.inf).min(axis=0)
+    top, bottom = _outer_notes(active, semis)
     return active, active.any(axis=0) & (top - bottom >= 1.0)
+
+
+def _outer_notes(active: np.ndarray, semis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each frame's highest and lowest pitch among its ``active`` components (−inf and inf
+    where none sounds)."""
+    column = semis[:, None]
+    return np.where(active, column, -np.inf).max(axis=0), np.where(active, column, np.inf).min(0)
 
 
 def chord_ranks(w: np.ndarray, h: np.ndarray, f0: np.ndarray, floor: float = 0.2) -> np.ndarray:
@@ -147,10 +152,8 @@ def chord_ranks(w: np.ndarray, h: np.ndarray, f0: np.ndarray, floor: float = 0.2
     semis = 12 * f0
     active, chord = chords(e, semis, floor)
     active = active & chord[None]
-    column = semis[:, None]
-    top = np.where(active, column, -np.inf).max(axis=0)
-    bottom = np.where(active, column, np.inf).min(axis=0)
-    place = np.where(active, (column - bottom) / np.where(chord, top - bottom, 1.0), 0.0)
+    top, bottom = _outer_notes(active, semis)
+    place = np.where(active, (semis[:, None] - bottom) / np.where(chord, top - bottom, 1.0), 0.0)
     weight = np.where(active, e, 0.0).sum(axis=1)
     return np.where(weight > 0, (place * e).sum(axis=1) / np.maximum(weight, 1e-30), 0.5)
 
