@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/real_devset.py --source PATH [--out data/real/urmp-dev]
     .venv/bin/python scripts/real_devset.py --source PATH --pairs 24 --seconds 7 --out DIR
-    .venv/bin/python scripts/real_devset.py --source PATH --song 240 --out DIR
+    .venv/bin/python scripts/real_devset.py --source PATH --song 240 [--out data/real/urmp-song]
 
 ``PATH`` is a clone of https://github.com/vincentlou-git/aumix (a work tree, or its bare git
 directory): its ``docs/audio/urmp/{1,12,24,39}/AuSep_*.wav`` are separately recorded URMP
@@ -11,7 +11,8 @@ Each piece is cut into two 7.5-s excerpts, one folder per excerpt and one file p
 the layout ``latentsep evaluate`` reads. ``--pairs N`` writes instead N two-instrument pieces,
 every pair of instruments of every excerpt taken in turn (the README's timing of
 ``latentsep evaluate`` on 24 two-instrument 7-s pieces); ``--song S`` one four-instrument
-piece S seconds long, its 15 s repeated (the timing of ``--segment`` on a song).
+piece S seconds long, its 15 s repeated (the timing of ``--segment`` on a song, and
+``make bench``'s timing of the default on real music).
 
 Nothing here is committed (licences, and the project's rule on fetched audio); ``make
 bench`` and chapter 05 add a real-recording column when ``data/real/urmp-dev`` exists, and
@@ -158,7 +159,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--source", required=True, type=Path, help="a clone of aumix")
     parser.add_argument(
-        "--out", type=Path, default=None, help="default: data/real/urmp-dev ($LATENTSEP_DATA)"
+        "--out",
+        type=Path,
+        default=None,
+        help="default: data/real/urmp-dev, with --song data/real/urmp-song ($LATENTSEP_DATA)",
     )
     parser.add_argument("--seconds", type=float, default=EXCERPT_S, help="excerpt length")
     parser.add_argument(
@@ -171,12 +175,13 @@ def main() -> int:
     if not args.source.exists():
         print(f"{args.source}: no such folder", file=sys.stderr)
         return 2
-    from latentsep.pipeline import real_dev_set
+    from latentsep.pipeline import real_dev_set, real_song
 
-    out = args.out or real_dev_set()
     if args.song:
+        out = args.out or real_song()
         print(f"{song(args.source, out, args.song)}: four instruments, {args.song:g} s")
         return 0
+    out = args.out or real_dev_set()
     if not args.pairs:
         folders = lay_out(args.source, out, args.seconds)
         print(f"{len(folders)} excerpts of {args.seconds:g} s in {out}")

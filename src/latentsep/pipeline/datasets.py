@@ -181,3 +181,9 @@ def real_dev_set() -> Path:
     """Where ``scripts/real_devset.py`` lays out the real-recording development set (URMP
     excerpts; not committed): ``make bench`` and chapter 05 score it when it is there."""
     return data_dir() / "real" / "urmp-dev"
+
+
+def real_song() -> Path:
+    """Where ``scripts/real_devset.py --song`` lays out its real song-length piece (URMP
+    stems played over and over): ``make bench`` times the default on it when it is there."""
+    return data_dir() / "real" / "urmp-song"

@@ -135,6 +135,7 @@ def _network(separator) -> PairNet:
     learned=True,
     network="pairs",
     tags=("stems",),
+    version=2,  # 2: nmf+streams' masks in float32 (its version 8)
 )
 def _nmf_pairs(x, n_sources, *, rate, separator, seed=0, ks=(2, 3, 4), **_) -> Estimates:
     options = pairs_options(rate, _network(separator))

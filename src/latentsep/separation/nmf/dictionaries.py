@@ -5,15 +5,12 @@ a timbre prior for grouping them).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.decomposition import NMF
-from sklearn.exceptions import ConvergenceWarning
 
 from latentsep import spectral
-from latentsep.separation.nmf.core import activations
+from latentsep.separation.nmf.core import activations, kl_nmf
 from latentsep.spectral import stft
 
 #: Supervised NMF works at the stem-trained network's rate and resolution.
@@ -59,18 +56,7 @@ def learn_dictionaries(
         v = np.concatenate(frames, axis=1)
         v = v[:, :: -(-v.shape[1] // max_frames)]
         k = min(atoms, v.shape[1])
-        model = NMF(
-            k,
-            init="nndsvda",
-            beta_loss="kullback-leibler",
-            solver="mu",
-            max_iter=200,
-            tol=1e-4,
-            random_state=seed,
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            w = model.fit_transform(v)
+        w, _ = kl_nmf(v, k, seed, init="nndsvda", max_iter=200, tol=1e-4)
         templates.append(w / (w.sum(axis=0, keepdims=True) + 1e-12))
         owner += [c] * k
     if not templates:

@@ -226,7 +226,7 @@ def channel_angles(
         return np.full(w.shape[1], np.pi / 4)
     v = np.abs(stft(mixture, n_fft, hop_of(n_fft)))
     step = fit_step(v.shape[-1])
-    v, h = v[..., ::step], h[:, ::step]
+    v, h = np.ascontiguousarray(v[..., ::step]), np.ascontiguousarray(h[:, ::step])
     gains = np.ones((2, w.shape[1]))
     norm = (w.sum(axis=0)[:, None] * h).sum(axis=1) + 1e-12
     for g, vc in zip(gains, v, strict=True):
@@ -345,17 +345,20 @@ def groupings(
             lambda m: decompose(mixture, m[1], seed, m[0], m[2], fit), members
         )
 
-        def group(i: int, n: int | None) -> tuple[Grouping, list[np.ndarray]]:
+        def label(i: int, n: int | None) -> np.ndarray:
             (w, h), n_fft = fits[i], members[i][0]
-            labels = group_decomposition(mixture, w, h, n, seed, n_fft=n_fft, **options)
-            grouping = Grouping(w, labels, n_fft, power)
-            return grouping, grouping.sources(heard_of, h)
+            return group_decomposition(mixture, w, h, n, seed, n_fft=n_fft, **options)
 
-        first = group(0, n_sources)
-        n = n_groups(first[0].labels)
-        rest = parallel.thread_map(lambda i: group(i, n), range(1, len(members)))
+        def group(i: int, labels: np.ndarray) -> tuple[Grouping, list[np.ndarray]]:
+            grouping = Grouping(fits[i][0], labels, members[i][0], power)
+            return grouping, grouping.sources(heard_of, fits[i][1])
+
+        first = label(0, n_sources)  # the first member's grouping chooses the count
+        n = n_groups(first)
+        everyone = parallel.thread_map(
+            lambda i: group(i, first if i == 0 else label(i, n)), range(len(members))
+        )
     found, heard = [], []
-    everyone = [first, *rest]
     orders = in_first_order([sources for _, sources in everyone])
     for (grouping, sources), order in zip(everyone, orders, strict=True):
         if order is not None:  # None: a clustering left a group empty, it cannot be matched
@@ -372,12 +375,13 @@ def in_first_order(heard: list[list[np.ndarray]]) -> list[np.ndarray | None]:
     if len(heard) == 1:
         return [np.arange(len(first))]
     seen = profiles(first)  # once, not once a member
-    return [np.arange(len(first))] + [
-        linear_sum_assignment(seen @ profiles(sources).T, maximize=True)[1]
-        if len(sources) == len(first)
-        else None
-        for sources in heard[1:]
-    ]
+
+    def order(sources: list[np.ndarray]) -> np.ndarray | None:
+        if len(sources) != len(first):
+            return None
+        return linear_sum_assignment(seen @ profiles(sources).T, maximize=True)[1]
+
+    return [np.arange(len(first)), *parallel.thread_map(order, heard[1:])]
 
 
 def _mean(heard: list[list[np.ndarray]]) -> list[np.ndarray]:
@@ -417,7 +421,9 @@ def fit(sample: np.ndarray, n_sources: int | None, **options) -> Callable[[np.nd
                         total += m
             # every member's masks sum to one, so the last source is what the others
             # leave of the block: one inverse transform fewer per STFT
-            sums = [apply_masks(block, masks_[:-1], n_fft) for n_fft, masks_ in grids.items()]
+            sums = parallel.thread_map(
+                lambda grid: apply_masks(block, grid[1][:-1], grid[0]), grids.items()
+            )
         sources = [
             (np.sum(each, axis=0, dtype=np.float64) / len(found)).astype(each[0].dtype)
             for each in zip(*sums, strict=True)
