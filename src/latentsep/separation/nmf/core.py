@@ -121,7 +121,8 @@ def kl_nmf(
     activations ``(components, frames)``, from scikit-learn's start ``init`` (``"random"``
     or ``"nndsvda"``) for ``seed``; at most ``max_iter`` updates, stopping where ten of them
     gain less than ``tol`` of the first error. Exactly ``NMF(beta_loss="kullback-leibler",
-    solver="mu")``'s fit, to the bit (``tests/test_separation.py``), a fifth faster (:func:`_kl_mu`)."""
+    solver="mu")``'s fit, to the bit (``tests/test_separation.py``), a fifth faster
+    (:func:`_kl_mu`)."""
     w, h = _initialize_nmf(v, n_components, init=init, random_state=seed)
     return _kl_mu(v, w, h, max_iter, tol)
 
