@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm  # text bars: tqdm.auto draws widgets, raw JSON in a saved page
 
+from latentsep import parallel
 from latentsep.audio import prepare
 from latentsep.data import synth
 from latentsep.device import pick_device
@@ -317,16 +318,22 @@ PAIR_PIECES = 130
 PAIR_MEMBERS = ((2048, 24, 1), (4096, 24, 1))
 
 
+def pair_data(preset: Preset, pieces: int) -> DataConfig:
+    """The renders whose first ``pieces`` train pieces teach the pair network: the
+    dataset's own, or the stem network's (:func:`stemnet_data`: the same first pieces, and
+    more) where the dataset has fewer."""
+    return preset.data if pieces <= preset.data.n_train else stemnet_data(preset)
+
+
 def pair_network_artifact(preset: Preset) -> Artifact:
     """``nmf+pairs``' pair network: learned from the components of the embedded dataset's
     first train pieces in each training soundfont, their parts played
     (:func:`stemnet_training.play`)."""
-    renders = tuple(
-        rendering_artifact(preset.data, sf, "train") for sf in preset.stemnet.soundfonts
-    )
+    data = pair_data(preset, PAIR_PIECES)
+    renders = tuple(rendering_artifact(data, sf, "train") for sf in preset.stemnet.soundfonts)
     params = {
         "renders": [r.key for r in renders],
-        "pieces": min(PAIR_PIECES, preset.data.n_train),
+        "pieces": min(PAIR_PIECES, data.n_train),
         "members": [list(m) for m in PAIR_MEMBERS],
         "fit": dict(TUNING.streams.fit),
         "features": list(learned.PAIR_FEATURES),
@@ -365,17 +372,28 @@ def pair_examples(
     artifact names) in ``soundfonts`` (default: every training soundfont), their parts
     played (``play``), decomposed as :data:`PAIR_MEMBERS`, each pair described by ``cues``."""
     pieces = pieces or pair_network_artifact(preset).params["pieces"]
+
+    def pairs_of(case: scoring.Case, seed: int) -> list[tuple]:
+        case = played_case(case, seed) if play else case
+        refs, rows = list(case.references.values()), []
+        for n_fft, k, start in PAIR_MEMBERS:
+            w, h = nmf.decompose(case.mixture, k, 0, n_fft, start, TUNING.streams.fit)
+            labels = nmf.component_labels(case.mixture, w, h, refs, n_fft)
+            rows.append(learned.labelled_pairs(w, h, case.rate, n_fft, labels, cues))
+        return rows
+
     rows = []
     for s, sf in enumerate(soundfonts or preset.stemnet.soundfonts):
-        tracks_ = rendered_tracks(preset.data, sf, "train", pieces, progress)
-        cases = scoring.cases(tracks_, preset.model)
-        for i, case in enumerate(tqdm(cases, desc=sf, disable=not progress)):
-            case = played_case(case, i + PLAY_SEEDS * s) if play else case
-            refs = list(case.references.values())
-            for n_fft, k, start in PAIR_MEMBERS:
-                w, h = nmf.decompose(case.mixture, k, 0, n_fft, start, TUNING.streams.fit)
-                labels = nmf.component_labels(case.mixture, w, h, refs, n_fft)
-                rows.append(learned.labelled_pairs(w, h, case.rate, n_fft, labels, cues))
+        tracks_ = rendered_tracks(pair_data(preset, pieces), sf, "train", pieces, progress)
+        cases = list(enumerate(scoring.cases(tracks_, preset.model)))
+        bar = tqdm(total=len(cases), desc=sf, disable=not progress)
+        for at in range(0, len(cases), 8):  # pieces on the cores, in order, 8 in memory
+            for each in parallel.thread_map(
+                lambda c, s=s: pairs_of(c[1], c[0] + PLAY_SEEDS * s), cases[at : at + 8]
+            ):
+                rows += each
+            bar.update(len(cases[at : at + 8]))
+        bar.close()
     x, same, weight = (np.concatenate(r) for r in zip(*rows, strict=True))
     return x, same, weight
 
