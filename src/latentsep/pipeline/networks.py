@@ -325,15 +325,16 @@ def pair_data(preset: Preset, pieces: int) -> DataConfig:
     return preset.data if pieces <= preset.data.n_train else stemnet_data(preset)
 
 
-def pair_network_artifact(preset: Preset) -> Artifact:
+def pair_network_artifact(preset: Preset, pieces: int | None = None) -> Artifact:
     """``nmf+pairs``' pair network: learned from the components of the embedded dataset's
-    first train pieces in each training soundfont, their parts played
-    (:func:`stemnet_training.play`)."""
-    data = pair_data(preset, PAIR_PIECES)
+    first train pieces (``pieces``, default :data:`PAIR_PIECES`: the shipped network's) in
+    each training soundfont, their parts played (:func:`stemnet_training.play`)."""
+    pieces = pieces or PAIR_PIECES
+    data = pair_data(preset, pieces)
     renders = tuple(rendering_artifact(data, sf, "train") for sf in preset.stemnet.soundfonts)
     params = {
         "renders": [r.key for r in renders],
-        "pieces": min(PAIR_PIECES, data.n_train),
+        "pieces": min(pieces, data.n_train),
         "members": [list(m) for m in PAIR_MEMBERS],
         "fit": dict(TUNING.streams.fit),
         "features": list(learned.PAIR_FEATURES),
@@ -398,15 +399,15 @@ def pair_examples(
     return x, same, weight
 
 
-def pair_network(preset: Preset, progress: bool = True) -> Loaded:
-    """``nmf+pairs``' pair network, its history and folder: learned the first time (7
-    minutes on two cores for the cpu preset's 130 pieces in two soundfonts), reused
-    afterwards."""
-    art = pair_network_artifact(preset)
+def pair_network(preset: Preset, progress: bool = True, pieces: int | None = None) -> Loaded:
+    """``nmf+pairs``' pair network, its history and folder: learned the first time (about
+    5 minutes on two cores for the cpu preset's 130 pieces in two soundfonts, 26 for 600),
+    reused afterwards; ``pieces`` as for :func:`pair_network_artifact`."""
+    art = pair_network_artifact(preset, pieces)
     path = art.path / "pairnet.pt"
     if not path.is_file() and not art.restore():
         t0 = time.perf_counter()
-        x, same, weight = pair_examples(preset, progress=progress)
+        x, same, weight = pair_examples(preset, art.params["pieces"], progress=progress)
         net, history = pairnet.train(
             pairnet.PairNetConfig(), learned.PAIR_FEATURES, x, same, weight
         )
