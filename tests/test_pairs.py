@@ -135,6 +135,15 @@ def test_the_pair_network_learns_from_every_training_soundfont(monkeypatch):
     assert [a.key for a in art.inputs] == art.params["renders"]
     assert art.params["pieces"] == min(pipeline.PAIR_PIECES, cpu.data.n_train) == 130
     assert len(pipeline.pair_network_artifact(SMOKE).params["renders"]) == 1
+    # more pieces than the dataset has come from the stem network's renders, keyed apart;
+    # the shipped count keeps the shipped key
+    assert pipeline.pair_network_artifact(cpu, pipeline.PAIR_PIECES).key == art.key
+    more = pipeline.pair_network_artifact(cpu, 600)
+    assert more.params["pieces"] == 600 and more.key != art.key
+    stems = pipeline.stemnet_data(cpu)
+    assert stems.n_train >= 600 and more.params["renders"] == [
+        pipeline.rendering_artifact(stems, sf, "train").key for sf in cpu.stemnet.soundfonts
+    ]
     monkeypatch.setattr(synth, "soundfont_available", lambda name: False)
     monkeypatch.setattr(artifacts, "shipped_manifest", dict)
     monkeypatch.setattr(networks, "PAIR_MEMBERS", ((512, 3, 1),))  # a key no test has made
