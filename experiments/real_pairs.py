@@ -11,7 +11,9 @@ two players of one instrument and for the others (``--parts``: every part's scor
 variants:
 
 - **the ensemble**: more random starts of the same decompositions, or members of 24 and 32
-  components (a decomposition's errors differ with its size as with its start);
+  components (a decomposition's errors differ with its size as with its start); the share
+  of each component hedged among the groups and the masks' power, which were chosen for
+  ``nmf+streams``' hand-made affinity, not for the network's probabilities;
 - **the grouping**: *correlation clustering* — from spectral clustering's groups, components
   moved one at a time while that raises the sum, within groups, of the network's log-odds
   that two are one instrument: a pair the network finds unlikely pushes apart, where spectral
@@ -60,8 +62,9 @@ def starts(ranks: tuple[int, ...], seeds: tuple[int, ...]) -> list[tuple[int, in
     return [(n, k, s) for n in sorted({m[0] for m in SHIPPED}) for k in ranks for s in seeds]
 
 
-#: name -> what it changes: ``members``, ``group`` ("correlation"), ``refit`` (its options)
-#: or ``pieces`` (the train pieces of each soundfont its pair network learns from).
+#: name -> what it changes: ``members``, ``hedge`` or ``power`` (``nmf+streams``' share hedged
+#: and masks' power, chosen with its hand-made affinity), ``group`` ("correlation"),
+#: ``refit`` (its options) or ``pieces`` (the train pieces a soundfont its network learns from).
 VARIANTS: dict[str, dict] = {
     "as shipped (24 components, 3 starts, 2 sizes)": {},
     "6 starts": {"members": starts((24,), (1, 2, 3, 4, 5, 6))},
@@ -70,6 +73,9 @@ VARIANTS: dict[str, dict] = {
     "24, 32, 32 components (six members)": {
         "members": [(n, k, s) for n, _, _ in SHIPPED[::3] for k, s in ((24, 1), (32, 1), (32, 2))]
     },
+    "hedge 0.3 (0.5 shipped)": {"hedge": 0.3},
+    "hedge 0.7": {"hedge": 0.7},
+    "masks of power 2 (1.5 shipped)": {"power": 2.0},
     "correlation clustering": {"group": "correlation"},
     "average linkage": {"group": "average"},
     "one group fewer, the most polyphonic split into two voices by pitch": {"group": "voices"},
@@ -251,6 +257,7 @@ def separate(case: scoring.Case, net, changes: dict, members) -> list[np.ndarray
     if changes.get("group") == "voices":
         return voices(case, net, members, changes.get("only_alike", False))
     options = {**learned.pairs_options(case.rate, net), "members": members}
+    options |= {k: changes[k] for k in ("hedge", "power") if k in changes}
     if "place" in changes:
         width, alike = changes["place"], changes.get("alike", False)
         options["affinity"] = partial(placed, options["affinity"], case.rate, width, alike)
