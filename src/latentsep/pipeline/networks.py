@@ -388,7 +388,7 @@ def pair_examples(
         tracks_ = rendered_tracks(pair_data(preset, pieces), sf, "train", pieces, progress)
         cases = list(enumerate(scoring.cases(tracks_, preset.model)))
         bar = tqdm(total=len(cases), desc=sf, disable=not progress)
-        for at in range(0, len(cases), 8):  # pieces on the cores, in order, 8 in memory
+        for at in range(0, len(cases), 8):  # on both cores, in order; 8 at a time, so the bar moves
             for each in parallel.thread_map(
                 lambda c, s=s: pairs_of(c[1], c[0] + PLAY_SEEDS * s), cases[at : at + 8]
             ):

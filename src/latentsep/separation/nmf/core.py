@@ -158,21 +158,14 @@ def _kl_mu(
     first = previous = error(w, h, wh)
     h_sum = None
     for n in range(1, max_iter + 1):
-        if wh is None:
-            wh = np.dot(w, h)
-        np.maximum(wh, _EPS, out=wh)
-        ratio = np.divide(x, wh, out=wh)
-        step = ratio @ h.T
+        step = _ratio(x, np.dot(w, h) if wh is None else wh) @ h.T
         if h_sum is None:  # h fixed (not update_h): its sums once
             h_sum = np.sum(h, axis=1)
             h_sum[h_sum == 0] = _EPS
         step /= h_sum[np.newaxis, :]
         w *= step
         if update_h:
-            wh = np.dot(w, h)
-            np.maximum(wh, _EPS, out=wh)
-            ratio = np.divide(x, wh, out=wh)
-            step = w.T @ ratio
+            step = w.T @ _ratio(x, np.dot(w, h))
             w_sum = np.sum(w, axis=0)
             w_sum[w_sum == 0] = 1.0
             step /= w_sum[:, np.newaxis]
@@ -187,6 +180,12 @@ def _kl_mu(
                 break
             previous = now
     return w, h
+
+
+def _ratio(x: np.ndarray, wh: np.ndarray) -> np.ndarray:
+    """``x / wh``, the model floored at scikit-learn's epsilon, in ``wh``'s memory."""
+    np.maximum(wh, _EPS, out=wh)
+    return np.divide(x, wh, out=wh)
 
 
 def fit_step(frames: int) -> int:
